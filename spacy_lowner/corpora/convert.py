@@ -1,0 +1,113 @@
+"""Convert a corpus file to a spaCy DocBin, reporting what it contains."""
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+
+from .cluener import DROPPED_SPANS_KEY, read_cluener
+from .columns import read_conll, read_weibo
+from .docs import make_doc
+from .text import read_jsonl, read_text
+
+FORMATS = ("weibo", "conll", "cluener", "text", "jsonl")
+# The language of a format's data when none is given; text and jsonl need one.
+DEFAULT_LANGS = {"weibo": "zh", "cluener": "zh", "conll": "xx"}
+# Languages written without spaces between words: their column-file tokens are joined
+# without spaces, so that doc.text is the original text.
+UNSPACED_LANGS = ("zh", "ja")
+
+
+@dataclass
+class ConvertReport:
+    docs: int = 0
+    tokens: int = 0
+    entities: Counter = field(default_factory=Counter)  # type -> number of entities
+    dropped_nested: int = 0  # CLUENER spans dropped because a longer span overlaps them
+
+    @property
+    def n_entities(self) -> int:
+        return sum(self.entities.values())
+
+    def add(self, doc: Doc) -> None:
+        self.docs += 1
+        self.tokens += len(doc)
+        self.entities.update(ent.label_ for ent in doc.ents)
+        self.dropped_nested += len(doc.spans.get(DROPPED_SPANS_KEY, []))
+
+
+def read_docs(
+    fmt: str, path: Path, nlp: Language, *, lang: Optional[str] = None, nam_only: bool = False
+) -> Iterator[Doc]:
+    """Read the docs of a corpus file in one of FORMATS with `nlp`'s vocab.
+
+    Labeled formats keep the corpus tokenization; `text` and `jsonl` are tokenized by
+    `nlp`. lang (default `nlp.lang`) decides whether column-file words are joined by
+    spaces. nam_only (weibo only): nominal mentions become O.
+    Raises CorpusFormatError (as the docs are read) for a problem in the file.
+    """
+    path = Path(path)
+    _check_options(fmt, nam_only)
+    if fmt == "cluener":
+        return read_cluener(path, nlp.vocab)
+    if fmt == "text":
+        return read_text(path, nlp)
+    if fmt == "jsonl":
+        return read_jsonl(path, nlp)
+    if fmt == "weibo":
+        sents, spaced = read_weibo(path, nam_only=nam_only), False
+    else:
+        sents, spaced = read_conll(path), (lang or nlp.lang) not in UNSPACED_LANGS
+    return (make_doc(nlp.vocab, sent.words, sent.tags, spaced=spaced) for sent in sents)
+
+
+def convert(
+    fmt: str,
+    input_path: Union[str, Path],
+    output_path: Union[str, Path],
+    lang: Optional[str] = None,
+    nam_only: bool = False,
+) -> ConvertReport:
+    """Convert a corpus file to a DocBin at output_path (user data stored).
+
+    lang: the pipeline language; defaults to zh for weibo and cluener and xx for
+        conll, and is required for text and jsonl, which it tokenizes.
+    The output is written only once the whole input has been read, through a temporary
+    file beside it, so an error leaves no output file and any old one untouched.
+    """
+    _check_options(fmt, nam_only)
+    lang = lang or DEFAULT_LANGS.get(fmt)
+    if lang is None:
+        raise ValueError(f"The {fmt} format needs a language to tokenize with (lang, --lang).")
+    nlp = spacy.blank(lang)
+    report = ConvertReport()
+    doc_bin = DocBin(store_user_data=True)
+    for doc in read_docs(fmt, Path(input_path), nlp, nam_only=nam_only):
+        doc_bin.add(doc)
+        report.add(doc)
+    _write_atomically(Path(output_path), doc_bin.to_bytes())
+    return report
+
+
+def _check_options(fmt: str, nam_only: bool) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown corpus format {fmt!r}; expected one of {', '.join(FORMATS)}.")
+    if nam_only and fmt != "weibo":
+        raise ValueError("nam_only applies to the weibo format only.")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file_:
+            file_.write(data)
+        os.replace(tmp_path, path)
+    except BaseException:
+        os.unlink(tmp_path)
+        raise

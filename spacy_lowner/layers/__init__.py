@@ -1,0 +1,1 @@
+"""Torch building blocks (CRF, decoders) used by the NER model."""

@@ -1,0 +1,141 @@
+"""A linear-chain CRF with hard transition constraints, and a shared Viterbi decoder.
+
+Shapes: B = batch, T = time (padded), K = tags. Masks are (B, T) bool and left-aligned:
+True for the first `length` positions of a row, False for padding.
+"""
+from typing import Tuple
+
+import torch
+from torch import nn
+
+# Score given to disallowed transitions. Finite rather than -inf so that logsumexp over
+# rows where everything is disallowed (and its gradient, a softmax) never computes
+# -inf - -inf = NaN; -1e4 is still far below any reachable path score, so exp() of it
+# vanishes next to an allowed path, and it is representable in float16/bfloat16 too.
+DISALLOWED_SCORE = -1e4
+
+
+def apply_constraints(scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """`scores` where `allowed`, DISALLOWED_SCORE elsewhere (no gradient flows to those).
+
+    With `scores = torch.zeros(K, K)` this gives the transition scores for constrained
+    decoding of a softmax tagger with `viterbi_decode`.
+    """
+    return torch.where(allowed.to(scores.device), scores, DISALLOWED_SCORE)
+
+
+@torch.no_grad()
+def viterbi_decode(
+    scores: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """Best tag path per row: argmax of start + sum(scores) + sum(transitions) + end.
+
+    scores (B, T, K), mask (B, T) bool, transitions (K, K) [prev, next], start/end (K,).
+    Returns (B, T) long; padding positions (and rows of length 0) are 0.
+    """
+    batch, length, num_tags = scores.shape
+    if length == 0:
+        return torch.zeros(batch, 0, dtype=torch.long, device=scores.device)
+    transitions, start, end = (x.to(scores) for x in (transitions, start, end))
+    # At padding the backpointer is the identity, so backtracking from the last position
+    # carries a row's final tag unchanged back to its real last position.
+    identity = torch.arange(num_tags, device=scores.device).expand(batch, num_tags)
+    best = start + scores[:, 0]
+    backpointers = []
+    for t in range(1, length):
+        step_best, step_argmax = (best.unsqueeze(2) + transitions).max(dim=1)
+        keep = mask[:, t].unsqueeze(1)
+        best = torch.where(keep, step_best + scores[:, t], best)
+        backpointers.append(torch.where(keep, step_argmax, identity))
+    tag = (best + end).argmax(dim=1)
+    path = [tag]
+    for pointers in reversed(backpointers):
+        tag = pointers.gather(1, tag.unsqueeze(1)).squeeze(1)
+        path.append(tag)
+    path.reverse()
+    return torch.stack(path, dim=1).masked_fill(~mask, 0)
+
+
+def _forward_algorithm(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """(B,) log of the summed exp-scores of all paths; 0 for rows of length 0."""
+    batch, length, _ = emissions.shape
+    if length == 0:
+        return emissions.new_zeros(batch)
+    # unbind() rather than emissions[:, t]: each indexing op's backward would allocate and
+    # zero a full (B, T, K) gradient, making the backward pass quadratic in T.
+    step_emissions = emissions.unbind(1)
+    step_keep = mask.unsqueeze(2).unbind(1)
+    alpha = start + step_emissions[0]
+    for emission, keep in zip(step_emissions[1:], step_keep[1:]):
+        step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emission
+        alpha = torch.where(keep, step, alpha)
+    log_z = torch.logsumexp(alpha + end, dim=1)
+    return torch.where(mask[:, 0], log_z, torch.zeros_like(log_z))
+
+
+class CRF(nn.Module):
+    """Linear-chain CRF whose disallowed transitions (e.g. O -> I-X in BIO) stay disallowed."""
+
+    def __init__(
+        self,
+        allowed_transitions: torch.Tensor,
+        allowed_start: torch.Tensor,
+        allowed_end: torch.Tensor,
+    ) -> None:
+        super().__init__()
+        num_tags = allowed_start.shape[0]
+        if allowed_transitions.shape != (num_tags, num_tags) or allowed_end.shape != (num_tags,):
+            shapes = [tuple(x.shape) for x in (allowed_transitions, allowed_start, allowed_end)]
+            raise ValueError(f"Expected allowed transitions (K, K), start (K,), end (K,); got {shapes}.")
+        self.register_buffer("allowed_transitions", allowed_transitions.bool().clone())
+        self.register_buffer("allowed_start", allowed_start.bool().clone())
+        self.register_buffer("allowed_end", allowed_end.bool().clone())
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))
+        self.start_transitions = nn.Parameter(torch.zeros(num_tags))
+        self.end_transitions = nn.Parameter(torch.zeros(num_tags))
+
+    @property
+    def num_tags(self) -> int:
+        return self.allowed_start.shape[0]
+
+    def masked_transitions(self, like: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(transitions, start, end) with constraints applied, on `like`'s device and dtype."""
+        return (
+            apply_constraints(self.transitions.to(like), self.allowed_transitions),
+            apply_constraints(self.start_transitions.to(like), self.allowed_start),
+            apply_constraints(self.end_transitions.to(like), self.allowed_end),
+        )
+
+    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B,) log Z for emissions (B, T, K) and mask (B, T) bool."""
+        return _forward_algorithm(emissions, mask, *self.masked_transitions(emissions))
+
+    def log_likelihood(self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B,) log P(tags); tags (B, T) long, negative = unknown (any tag allowed there).
+
+        The numerator sums over every path that agrees with the known tags: the same
+        forward algorithm, run on emissions where the tags contradicting the gold are
+        disallowed. Rows of length 0 give 0.
+        """
+        constrained = self.masked_transitions(emissions)
+        unknown = (tags < 0).unsqueeze(2)
+        gold = nn.functional.one_hot(tags.clamp(min=0), self.num_tags).bool()
+        gold_emissions = apply_constraints(emissions, unknown | gold)
+        # One forward pass over both halves halves the number of (small) per-step ops.
+        both = _forward_algorithm(torch.cat([gold_emissions, emissions]), mask.repeat(2, 1), *constrained)
+        gold_score, log_z = both.chunk(2)
+        return gold_score - log_z
+
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T) long best paths; 0 at padding."""
+        return viterbi_decode(emissions, mask, *self.masked_transitions(emissions))

@@ -1,0 +1,25 @@
+from typing import Callable, Dict, Iterable
+
+import torch
+from spacy.training import Example
+
+from ..batch import TaggerBatch
+from ..layers.head import TaggerHead
+from ..tags import TagScheme
+
+
+class Objective:
+    """A named group of loss terms computed on one batch.
+
+    `lowner_ner.update()` calls every configured objective on the same padded batch and
+    sums all terms into one loss, so the tok2vec is backpropagated once. Each term is also
+    reported on its own under `<component>_<term>`.
+    """
+
+    def initialize(
+        self, head: TaggerHead, scheme: TagScheme, get_examples: Callable[[], Iterable[Example]]
+    ) -> None:
+        """Called once the head is built: add modules to `head.objective_modules` here."""
+
+    def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
+        raise NotImplementedError

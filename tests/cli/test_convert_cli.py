@@ -1,0 +1,65 @@
+import pytest
+import typer
+from click.testing import CliRunner
+from spacy.tokens import DocBin
+
+from spacy_lowner.cli import app
+
+runner = CliRunner()
+# Always a group, even while `convert` is the only command (typer would collapse it).
+cli = typer.main.get_group(app)
+
+
+def test_help():
+    result = runner.invoke(cli, ["convert", "--help"])
+    assert result.exit_code == 0
+    for word in ("weibo", "conll", "cluener", "text", "jsonl", "--lang", "--nam-only"):
+        assert word in result.output
+
+
+def test_convert_weibo_summary(weibo_dir, tmp_path):
+    output = tmp_path / "dev.spacy"
+    result = runner.invoke(cli, ["convert", "weibo", str(weibo_dir / "weiboNER_2nd_conll.dev"), str(output), "--nam-only"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 270 docs, 14509 tokens, 169 entities" in result.output
+    assert "PER.NAM" in result.output and "PER.NOM" not in result.output
+    assert len(DocBin().from_disk(output)) == 270
+
+
+def test_convert_reports_dropped_nested_spans(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text('{"text": "《招商银行》", "label": {"book": {"《招商银行》": [[0, 5]]}, "company": {"招商银行": [[1, 4]]}}}\n', encoding="utf8")
+    result = runner.invoke(cli, ["convert", "cluener", str(path), str(tmp_path / "rows.spacy")])
+    assert result.exit_code == 0, result.output
+    assert "Dropped 1 span(s)" in result.output
+
+
+@pytest.mark.parametrize(
+    "args,content,line_no,message",
+    [
+        (["conll"], b"a X O\nb O\n", 2, "expected 3 columns, found 2"),
+        (["conll"], b"a O\nb Z-PER\n", 2, "unknown NER tag 'Z-PER'"),
+        (["weibo"], "北0\tO\n\n京\tO\n".encode("utf8"), 3, "WeiboNER token '京'"),
+        (["cluener"], b'{"text": "a"}\n{"text": "b",}\n', 2, "invalid JSON"),
+        (["text", "--lang", "en"], b"fine\n\nnot \xe9 utf-8\n", 3, "not valid UTF-8"),
+    ],
+)
+def test_format_error_exits_1_without_output(tmp_path, args, content, line_no, message):
+    path = tmp_path / "bad.input"
+    path.write_bytes(content)
+    output = tmp_path / "bad.spacy"
+    result = runner.invoke(cli, ["convert", args[0], str(path), str(output), *args[1:]])
+    assert result.exit_code == 1
+    assert f"{path}:{line_no}: " in result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert not output.exists()
+
+
+def test_missing_language_exits_1(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("hello\n", encoding="utf8")
+    result = runner.invoke(cli, ["convert", "jsonl", str(path), str(tmp_path / "raw.spacy")])
+    assert result.exit_code == 1
+    assert "needs a language" in result.output

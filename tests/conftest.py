@@ -1,0 +1,75 @@
+"""Session-wide fixtures: the staged corpora and the tiny offline encoder."""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# CI clones the project next to shared/; LOWNER_SHARED_DATA points elsewhere if needed.
+SHARED_DATA = Path(os.environ.get("LOWNER_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "weibo").is_dir():
+        raise RuntimeError(
+            f"The staged corpora are not at {SHARED_DATA}; set LOWNER_SHARED_DATA to their folder."
+        )
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def weibo_dir(shared_data: Path) -> Path:
+    return shared_data / "weibo"
+
+
+@pytest.fixture(scope="session")
+def weibo_docs(weibo_dir: Path):
+    """The first 48 train and 32 dev sentences of WeiboNER as labeled character Docs."""
+    from itertools import islice
+
+    import spacy
+
+    from spacy_lowner.corpora.convert import read_docs
+
+    nlp = spacy.blank("zh")
+    train = list(islice(read_docs("weibo", weibo_dir / "weiboNER_2nd_conll.train", nlp), 48))
+    dev = list(islice(read_docs("weibo", weibo_dir / "weiboNER_2nd_conll.dev", nlp), 32))
+    return nlp.vocab, train, dev
+
+
+def weibo_sentences(path: Path, limit: int) -> list:
+    """The first `limit` sentences of a raw WeiboNER file as running text. Each line is
+    `<char><position digits>\t<tag>`; the character is the first code point, or the two
+    U+FFFD halves of a broken emoji."""
+    sentences, chars = [], []
+    for line in path.read_text(encoding="utf8").splitlines():
+        if not line.strip():
+            if chars:
+                sentences.append("".join(chars))
+                chars = []
+                if len(sentences) == limit:
+                    break
+            continue
+        token = line.split("\t")[0]
+        chars.append(token[:2] if token.startswith("\ufffd\ufffd") else token[0])
+    return sentences
+
+
+TINY_ENCODER_SENTENCES = 60
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory, weibo_dir: Path) -> Path:
+    """A 1-layer multilingual-e5-small Hugging Face folder (hidden width 384) whose vocabulary is
+    the special tokens, the single-character pieces and the pieces of the first 60 WeiboNER
+    train sentences: ~15k rows, ~30 MB, built once per session in a few seconds. Use it as
+    `name` of spacy-transformers.TransformerModel.v3 with tokenizer_config {"use_fast": true}.
+    The corpus text it was trimmed to is `<folder>/../weibo-train-60.txt`."""
+    from spacy_lowner.encoders import build_encoder
+
+    root = tmp_path_factory.mktemp("tiny_encoder")
+    corpus = root / "weibo-train-60.txt"
+    sentences = weibo_sentences(weibo_dir / "weiboNER_2nd_conll.train", TINY_ENCODER_SENTENCES)
+    corpus.write_text("\n".join(sentences) + "\n", encoding="utf8")
+    return build_encoder("me5", root / "me5-1layer", layers=1, corpora=[corpus])

@@ -1,0 +1,200 @@
+import numpy
+import pytest
+import spacy
+import torch
+from spacy.tokens import Doc
+from spacy.training import Example
+from thinc.api import Adam, fix_random_seed
+
+from spacy_lowner.pipe import LowNERTagger
+
+# A small CNN tok2vec keeps these tests fast; the transformer path is in test_training.py.
+SMALL_CNN = {
+    "@architectures": "spacy.HashEmbedCNN.v2",
+    "pretrained_vectors": None,
+    "width": 32,
+    "depth": 1,
+    "embed_size": 500,
+    "window_size": 1,
+    "maxout_pieces": 2,
+    "subword_features": False,
+}
+
+
+@pytest.fixture
+def make_nlp(weibo_docs):
+    # The pipelines share the examples' vocab: entity labels must be in one StringStore.
+    def make(scheme="BIO", decoder="crf", hidden_width=0):
+        nlp = spacy.blank("zh", vocab=weibo_docs[0])
+        nlp.add_pipe(
+            "lowner_ner",
+            config={
+                "scheme": scheme,
+                "decoder": decoder,
+                "model": {
+                    "@architectures": "spacy_lowner.TokenTagger.v1",
+                    "hidden_width": hidden_width,
+                    "dropout": 0.1,
+                    "tok2vec": SMALL_CNN,
+                },
+            },
+        )
+        return nlp
+
+    return make
+
+
+def to_examples(nlp, docs):
+    return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+
+
+def train(nlp, examples, steps, batch_size=8):
+    fix_random_seed(0)
+    optimizer = nlp.initialize(lambda: examples)
+    losses = {}
+    for step in range(steps):
+        start = (step * batch_size) % len(examples)
+        nlp.update(examples[start : start + batch_size], sgd=optimizer, losses=losses)
+    return losses
+
+
+@pytest.fixture
+def train_examples(weibo_docs):
+    vocab, train_docs, _ = weibo_docs
+    return to_examples(spacy.blank("zh", vocab=vocab), train_docs)
+
+
+
+def test_initialize_collects_labels_and_sizes_head(make_nlp, weibo_docs, train_examples):
+    nlp = make_nlp(scheme="BIOES")
+    nlp.initialize(lambda: train_examples)
+    ner = nlp.get_pipe("lowner_ner")
+    expected = sorted({ent.label_ for doc in weibo_docs[1] for ent in doc.ents})
+    assert list(ner.labels) == expected
+    assert ner.head.emission.out_features == 1 + 4 * len(expected)
+    assert ner.head.crf is not None
+
+
+def test_update_reports_each_objective_and_moves_weights(make_nlp, train_examples):
+    nlp = make_nlp()
+    optimizer = nlp.initialize(lambda: train_examples)
+    ner = nlp.get_pipe("lowner_ner")
+    before = ner.head.crf.transitions.detach().clone()
+    losses = nlp.update(train_examples[:8], sgd=optimizer)
+    assert losses["lowner_ner"] > 0
+    assert losses["lowner_ner"] == pytest.approx(losses["lowner_ner_supervised"])
+    assert not torch.equal(before, ner.head.crf.transitions.detach())
+
+
+def test_training_lowers_the_loss_and_finds_entities(make_nlp, train_examples):
+    nlp = make_nlp()
+    first = train(nlp, train_examples, 1)["lowner_ner"]
+    last = {}
+    optimizer = nlp.resume_training()
+    for _ in range(15):
+        last = {}
+        for start in range(0, len(train_examples), 8):
+            nlp.update(train_examples[start : start + 8], sgd=optimizer, losses=last)
+    assert last["lowner_ner"] / 6 < first / 2
+    scores = nlp.evaluate(train_examples)
+    assert scores["ents_f"] > 0.5
+
+
+@pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
+@pytest.mark.parametrize("decoder", ["crf", "softmax"])
+def test_predictions_never_break_the_scheme(make_nlp, train_examples, weibo_docs, scheme, decoder):
+    nlp = make_nlp(scheme=scheme, decoder=decoder, hidden_width=16)
+    train(nlp, train_examples, 6)
+    ner = nlp.get_pipe("lowner_ner")
+    allowed = ner.scheme.allowed_transitions().numpy()
+    start, end = ner.scheme.allowed_start().numpy(), ner.scheme.allowed_end().numpy()
+    docs = [nlp.make_doc(doc.text) for doc in weibo_docs[2]]
+    for ids in ner.predict(docs):
+        assert start[ids[0]] and end[ids[-1]]
+        assert all(allowed[a, b] for a, b in zip(ids[:-1], ids[1:]))
+
+
+def test_empty_docs_in_prediction_and_training(make_nlp, train_examples):
+    nlp = make_nlp()
+    optimizer = nlp.initialize(lambda: train_examples)
+    assert nlp("").ents == ()
+    docs = list(nlp.pipe(["", "我们在北京", ""]))
+    assert [len(doc) for doc in docs] == [0, 5, 0]
+    empty = Example(nlp.make_doc(""), nlp.make_doc(""))
+    losses = nlp.update([empty], sgd=optimizer)
+    assert losses["lowner_ner"] == 0.0
+    losses = nlp.update([empty] + train_examples[:4], sgd=optimizer)
+    assert numpy.isfinite(losses["lowner_ner"]) and losses["lowner_ner"] > 0
+
+
+def test_unlabeled_docs_contribute_no_supervised_loss(make_nlp, train_examples):
+    nlp = make_nlp()
+    optimizer = nlp.initialize(lambda: train_examples)
+    ner = nlp.get_pipe("lowner_ner")
+    before = ner.head.emission.weight.detach().clone()
+    unlabeled = [Example(nlp.make_doc(eg.text), nlp.make_doc(eg.text)) for eg in train_examples[:4]]
+    assert not unlabeled[0].reference.has_annotation("ENT_IOB")
+    losses = nlp.update(unlabeled, sgd=optimizer)
+    assert losses["lowner_ner"] == 0.0
+    assert torch.equal(before, ner.head.emission.weight.detach())
+
+
+def test_tokens_with_missing_tags_are_marginalised(make_nlp, train_examples):
+    nlp = make_nlp()
+    optimizer = nlp.initialize(lambda: train_examples)
+    reference = train_examples[0].reference.copy()
+    # ent_iob 0 = missing: such tokens may take any tag in the CRF likelihood
+    partial = Doc(
+        reference.vocab,
+        words=[t.text for t in reference],
+        ents=[t.ent_iob_ + ("-" + t.ent_type_ if t.ent_type_ else "") if i % 2 else "" for i, t in enumerate(reference)],
+    )
+    partial_eg = Example(nlp.make_doc(reference.text), partial)
+    full_loss = nlp.get_pipe("lowner_ner").update([train_examples[0]])["lowner_ner"]
+    partial_loss = nlp.get_pipe("lowner_ner").update([partial_eg])["lowner_ner"]
+    assert 0 < partial_loss < full_loss
+
+
+def test_pipe_in_batches_equals_one_by_one(make_nlp, train_examples, weibo_docs):
+    nlp = make_nlp()
+    train(nlp, train_examples, 10)
+    texts = [doc.text for doc in weibo_docs[2]]
+    batched = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in nlp.pipe(texts, batch_size=5)]
+    single = [[(e.start, e.end, e.label_) for e in nlp(text).ents] for text in texts]
+    assert batched == single
+
+
+def test_serialization_round_trip(make_nlp, tmp_path, train_examples, weibo_docs):
+    nlp = make_nlp(decoder="crf", hidden_width=16)
+    train(nlp, train_examples, 10)
+    texts = [doc.text for doc in weibo_docs[2]]
+    expected = [[(e.start, e.end, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
+    assert any(expected)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert loaded.get_pipe("lowner_ner").labels == nlp.get_pipe("lowner_ner").labels
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in loaded.pipe(texts)] == expected
+    from_bytes = make_nlp(decoder="crf", hidden_width=16).from_bytes(nlp.to_bytes())
+    assert [[(e.start, e.end, e.label_) for e in doc.ents] for doc in from_bytes.pipe(texts)] == expected
+
+
+def test_bad_settings_are_clear_errors(make_nlp):
+    with pytest.raises(ValueError, match="unknown decoder 'hmm'"):
+        make_nlp(decoder="hmm")
+    with pytest.raises(ValueError, match="unknown scheme"):
+        make_nlp(scheme="IOB1")
+    nlp = spacy.blank("zh")
+    with pytest.raises(Exception, match="not-registered"):
+        nlp.add_pipe("lowner_ner", config={"objectives": {"x": {"@lowner_objectives": "not-registered"}}})
+
+
+def test_initialize_without_entities_asks_for_labels(make_nlp):
+    nlp = make_nlp()
+    doc = nlp.make_doc("我们")
+    with pytest.raises(ValueError, match="no entity labels"):
+        nlp.initialize(lambda: [Example(doc, doc.copy())])
+    ner = nlp.get_pipe("lowner_ner")
+    ner.initialize(lambda: [Example(doc, doc.copy())], nlp=nlp, labels=["PER"])
+    assert isinstance(ner, LowNERTagger)
+    assert ner.labels == ("PER",)
+    assert ner.scheme.tags == ["O", "B-PER", "I-PER"]
