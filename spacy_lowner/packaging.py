@@ -106,9 +106,8 @@ def check_pipeline_dir(input_dir: Path) -> None:
 def build_meta(input_dir: Path, name: str, version: str, requirements: Sequence[str]) -> Dict[str, Any]:
     """spaCy's package meta (pipeline, labels, requirements from the config) under the exact name."""
     existing = srsly.read_json(Path(input_dir) / "meta.json")
-    existing["requirements"] = list(existing.get("requirements", [])) + [
-        req for req in requirements if req not in existing.get("requirements", [])
-    ]
+    own = list(existing.get("requirements", []))
+    existing["requirements"] = own + [req for req in requirements if req not in own]
     try:
         # get_meta loads the pipeline, so an unloadable one fails here, before any writing.
         meta = get_meta(input_dir, existing, require_parent=True)

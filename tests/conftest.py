@@ -25,7 +25,7 @@ def weibo_dir(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def weibo_docs(weibo_dir: Path):
-    """The first 48 train and 32 dev sentences of WeiboNER as labeled character Docs."""
+    """The first 60 train and 32 dev sentences of WeiboNER as labeled character Docs."""
     from itertools import islice
 
     import spacy
@@ -33,34 +33,13 @@ def weibo_docs(weibo_dir: Path):
     from spacy_lowner.corpora.convert import read_docs
 
     nlp = spacy.blank("zh")
-    train = list(islice(read_docs("weibo", weibo_dir / "weiboNER_2nd_conll.train", nlp), 48))
+    train = list(islice(read_docs("weibo", weibo_dir / "weiboNER_2nd_conll.train", nlp), 60))
     dev = list(islice(read_docs("weibo", weibo_dir / "weiboNER_2nd_conll.dev", nlp), 32))
     return nlp.vocab, train, dev
 
 
-def weibo_sentences(path: Path, limit: int) -> list:
-    """The first `limit` sentences of a raw WeiboNER file as running text. Each line is
-    `<char><position digits>\t<tag>`; the character is the first code point, or the two
-    U+FFFD halves of a broken emoji."""
-    sentences, chars = [], []
-    for line in path.read_text(encoding="utf8").splitlines():
-        if not line.strip():
-            if chars:
-                sentences.append("".join(chars))
-                chars = []
-                if len(sentences) == limit:
-                    break
-            continue
-        token = line.split("\t")[0]
-        chars.append(token[:2] if token.startswith("\ufffd\ufffd") else token[0])
-    return sentences
-
-
-TINY_ENCODER_SENTENCES = 60
-
-
 @pytest.fixture(scope="session")
-def tiny_encoder(tmp_path_factory, weibo_dir: Path) -> Path:
+def tiny_encoder(tmp_path_factory, weibo_docs) -> Path:
     """A 1-layer multilingual-e5-small Hugging Face folder (hidden width 384) whose vocabulary is
     the special tokens, the single-character pieces and the pieces of the first 60 WeiboNER
     train sentences: ~15k rows, ~30 MB, built once per session in a few seconds. Use it as
@@ -70,6 +49,5 @@ def tiny_encoder(tmp_path_factory, weibo_dir: Path) -> Path:
 
     root = tmp_path_factory.mktemp("tiny_encoder")
     corpus = root / "weibo-train-60.txt"
-    sentences = weibo_sentences(weibo_dir / "weiboNER_2nd_conll.train", TINY_ENCODER_SENTENCES)
-    corpus.write_text("\n".join(sentences) + "\n", encoding="utf8")
+    corpus.write_text("".join(doc.text + "\n" for doc in weibo_docs[1]), encoding="utf8")
     return build_encoder("me5", root / "me5-1layer", layers=1, corpora=[corpus])

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ def pipeline_dir(tmp_path_factory) -> Path:
 def test_wheel_installs_and_loads_by_exact_name(pipeline_dir, tmp_path):
     wheel = package_pipeline(pipeline_dir, tmp_path / "out", NAME)
     assert wheel.parent == tmp_path / "out" / f"{NAME}-0.0.0" / "dist"
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = archive.read(f"{NAME}-0.0.0.dist-info/METADATA").decode("utf8")
+    # From get_third_party_dependencies: the lowner_ner factory lives in spacy-lowner.
+    assert "Requires-Dist: spacy-lowner" in metadata and f"Name: {NAME}\n" in metadata
     site = tmp_path / "site"
     # --no-deps: the requirements (spacy, spacy-lowner) are installed here already.
     pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check"]
@@ -49,7 +54,9 @@ def test_wheel_installs_and_loads_by_exact_name(pipeline_dir, tmp_path):
         "nlp('我住在北京。')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    result = subprocess.run([sys.executable, "-c", check], env=env, cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", check], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

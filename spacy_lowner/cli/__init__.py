@@ -11,4 +11,4 @@ app = typer.Typer(
     add_completion=False,
 )
 
-from . import convert, encoder, package  # noqa: E402,F401  (registers the commands)
+from . import benchmark, convert, encoder, package  # noqa: E402,F401  (registers the commands)

