@@ -6,6 +6,7 @@ sweep resumes where it stopped. Inference speed is measured afterwards for every
 one process, in alternating rounds, so that speed ratios compare like with like.
 """
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -52,10 +53,13 @@ def train_run(
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     with (output / "train.log").open("w", encoding="utf8") as log_file:
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Unbuffered, so that progress shows while the run goes on.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         epoch = step = 0
         for line in process.stdout:  # type: ignore[union-attr]
             log_file.write(line)
+            log_file.flush()
             row = _TABLE_ROW.match(line)
             if row:
                 epoch, step = int(row.group(1)), int(row.group(2))

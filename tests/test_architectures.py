@@ -1,0 +1,42 @@
+import spacy
+from spacy.training import Example
+
+TRANSFORMER = {
+    "model": {
+        "@architectures": "spacy-transformers.TransformerModel.v3",
+        "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 32, "stride": 24},
+        "tokenizer_config": {"use_fast": True},
+        "transformer_config": {},
+        "mixed_precision": False,
+        "grad_scaler_config": {},
+    },
+}
+LISTENER = {
+    "@architectures": "spacy_lowner.TokenTagger.v1",
+    "hidden_width": 0,
+    "dropout": 0.1,
+    "tok2vec": {
+        "@architectures": "spacy-transformers.TransformerListener.v1",
+        "grad_factor": 1.0,
+        "upstream": "*",
+        "pooling": {"@layers": "reduce_mean.v1"},
+    },
+}
+
+
+def test_transformer_listener_handles_docs_longer_than_the_window(tiny_encoder, weibo_docs):
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh", vocab=vocab)
+    config = {"model": {**TRANSFORMER["model"], "name": str(tiny_encoder)}}
+    nlp.add_pipe("transformer", config=config)
+    nlp.add_pipe("lowner_ner", config={"model": LISTENER})
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:16]]
+    optimizer = nlp.initialize(lambda: examples)
+    assert nlp.get_pipe("lowner_ner").head.emission.in_features == 384
+    # One long doc (several windows of 32 pieces) in a training batch and in prediction.
+    long_text = "".join(doc.text for doc in train_docs[:24])
+    losses = nlp.update(examples[:4] + [Example(nlp.make_doc(long_text), nlp.make_doc(long_text))], sgd=optimizer)
+    assert losses["lowner_ner"] > 0
+    doc = nlp(long_text)
+    assert len(doc) == len(long_text) > 600
+    assert all(0 <= ent.start < ent.end <= len(doc) for ent in doc.ents)
