@@ -149,7 +149,8 @@ def run_sweep(
 ) -> List[RunResult]:
     results: List[RunResult] = []
     total = len(systems) * len(seeds)
-    for i, (system, seed) in enumerate((s, seed) for s in systems for seed in seeds):
+    # Seed-major order: an interrupted sweep still holds every system for the seeds it finished.
+    for i, (system, seed) in enumerate((s, seed) for seed in seeds for s in systems):
         run_dir = output / "runs" / f"{system}-seed{seed}"
         result_file = run_dir / "result.json"
         if result_file.exists():
