@@ -1,0 +1,59 @@
+import json
+from dataclasses import asdict
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_lowner.benchmark import RunResult, markdown_table, mean_std, run_sweep
+
+
+def result(system, seed, f, words_per_second=None):
+    return RunResult(
+        system, seed, f"{system}.cfg", steps=100, epochs=2, train_seconds=10.0, dev_f=f,
+        test={"ents_f": f, "ents_p": f, "ents_r": f}, words_per_second=words_per_second,
+    )
+
+
+def test_mean_std_in_percent():
+    assert mean_std([0.5, 0.6, 0.7]) == "60.00 ± 10.00"
+    assert mean_std([0.5]) == "50.00 ± 0.00"
+    assert mean_std([]) == "-"
+
+
+def test_table_has_one_row_per_system_and_speed_ratios():
+    table = markdown_table(
+        [result("ours", 0, 0.5, 900), result("ours", 1, 0.6, 1100), result("base", 0, 0.4, 500)],
+        baseline="base",
+    )
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert set(rows) == {"ours", "base"}
+    assert "55.00 ± 7.07" in rows["ours"] and "0,1" in rows["ours"]
+    assert rows["ours"].rstrip(" |").endswith("2.00x")
+    assert rows["base"].rstrip(" |").endswith("1.00x")
+    assert "5.0" in rows["ours"]  # seconds per epoch: 10 s / 2 epochs
+
+
+def test_sweep_skips_finished_runs_and_measures_speed(tmp_path, weibo_docs):
+    vocab, train_docs, _ = weibo_docs
+    test_path = tmp_path / "test.spacy"
+    DocBin(docs=train_docs[:10]).to_disk(test_path)
+    nlp = spacy.blank("zh", vocab=vocab)
+    nlp.add_pipe("lowner_ner")
+    nlp.initialize(lambda: [Example(nlp.make_doc(d.text), d) for d in train_docs[:10]])
+    for system in ("a", "b"):
+        run_dir = tmp_path / "out" / "runs" / f"{system}-seed0"
+        run_dir.mkdir(parents=True)
+        nlp.to_disk(run_dir / "model-best")
+        (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, 0.5))))
+    # The configs do not exist: any attempt to train would fail.
+    results = run_sweep(
+        {"a": tmp_path / "missing-a.cfg", "b": tmp_path / "missing-b.cfg"}, [0], tmp_path / "out",
+        test_path, test_path, test_path, {}, baseline="b", log=lambda _: None,
+    )
+    assert [r.system for r in results] == ["a", "b"]
+    assert all(r.words_per_second > 0 for r in results)
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [r["words_per_second"] for r in saved] == pytest.approx([r.words_per_second for r in results])
+    assert "| a |" in (tmp_path / "out" / "results.md").read_text()
