@@ -5,6 +5,7 @@ True for the first `length` positions of a row, False for padding.
 """
 from typing import Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,29 +36,37 @@ def viterbi_decode(
     """Best tag path per row: argmax of start + sum(scores) + sum(transitions) + end.
 
     scores (B, T, K), mask (B, T) bool, transitions (K, K) [prev, next], start/end (K,).
-    Returns (B, T) long; padding positions (and rows of length 0) are 0.
+    Returns (B, T) long on the scores' device; padding positions (and rows of length 0) are 0.
+
+    Decoding runs in numpy on the CPU: it is a loop over time of tiny (B, K, K) steps, where
+    numpy's per-call cost is a fraction of torch's (and of a GPU kernel launch), and the
+    paths are needed on the CPU anyway to set `doc.ents`.
     """
     batch, length, num_tags = scores.shape
     if length == 0:
         return torch.zeros(batch, 0, dtype=torch.long, device=scores.device)
-    transitions, start, end = (x.to(scores) for x in (transitions, start, end))
+    scores_np, mask_np = scores.float().cpu().numpy(), mask.cpu().numpy()
+    trans, start_np, end_np = (x.float().cpu().numpy() for x in (transitions, start, end))
     # At padding the backpointer is the identity, so backtracking from the last position
     # carries a row's final tag unchanged back to its real last position.
-    identity = torch.arange(num_tags, device=scores.device).expand(batch, num_tags)
-    best = start + scores[:, 0]
-    backpointers = []
+    identity = np.broadcast_to(np.arange(num_tags), (batch, num_tags))
+    backpointers = np.empty((length, batch, num_tags), dtype=np.int64)
+    best = start_np + scores_np[:, 0]
     for t in range(1, length):
-        step_best, step_argmax = (best.unsqueeze(2) + transitions).max(dim=1)
-        keep = mask[:, t].unsqueeze(1)
-        best = torch.where(keep, step_best + scores[:, t], best)
-        backpointers.append(torch.where(keep, step_argmax, identity))
-    tag = (best + end).argmax(dim=1)
-    path = [tag]
-    for pointers in reversed(backpointers):
-        tag = pointers.gather(1, tag.unsqueeze(1)).squeeze(1)
-        path.append(tag)
-    path.reverse()
-    return torch.stack(path, dim=1).masked_fill(~mask, 0)
+        candidates = best[:, :, None] + trans
+        argmax = candidates.argmax(axis=1)
+        step = np.take_along_axis(candidates, argmax[:, None, :], axis=1)[:, 0] + scores_np[:, t]
+        keep = mask_np[:, t, None]
+        best = np.where(keep, step, best)
+        backpointers[t] = np.where(keep, argmax, identity)
+    path = np.empty((batch, length), dtype=np.int64)
+    tag = (best + end_np).argmax(axis=1)
+    path[:, -1] = tag
+    rows = np.arange(batch)
+    for t in range(length - 1, 0, -1):
+        tag = backpointers[t, rows, tag]
+        path[:, t - 1] = tag
+    return torch.from_numpy(np.where(mask_np, path, 0)).to(scores.device)
 
 
 def _forward_algorithm(
