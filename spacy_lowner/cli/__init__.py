@@ -2,7 +2,12 @@
 
 Each sub-module adds its commands to `app`; importing them here registers them.
 """
+import sys
+from typing import NoReturn
+
 import typer
+from wasabi import Printer, color
+from wasabi.util import locale_escape
 
 app = typer.Typer(
     name="spacy_lowner",
@@ -10,5 +15,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+_printer = Printer(no_print=True)
+
+
+def say(kind: str, text: str) -> None:
+    """Print `text` as wasabi's `kind` message ("info", "good", "warn", "fail") on stderr, on
+    one line: wasabi wraps at 80 columns, which would split the file:line prefixes, paths and
+    pip commands these messages carry."""
+    if _printer.pretty:
+        text = locale_escape(f"{_printer.icons[kind]} {text}").strip()
+        if _printer.show_color:
+            text = color(text, fg=_printer.colors[kind])
+    print(text, file=sys.stderr)
+
+
+def fail(text: str) -> NoReturn:
+    """Report a user error (bad input, bad option) in one line and exit 1, no traceback."""
+    say("fail", text)
+    raise typer.Exit(1)
+
 
 from . import benchmark, convert, encoder, package  # noqa: E402,F401  (registers the commands)

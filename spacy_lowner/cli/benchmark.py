@@ -6,7 +6,7 @@ import typer
 from wasabi import msg
 
 from ..benchmark import markdown_table, run_sweep
-from . import app
+from . import app, fail
 
 
 def _parse_pairs(pairs: List[str], what: str) -> dict:
@@ -14,7 +14,7 @@ def _parse_pairs(pairs: List[str], what: str) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key or not value:
-            msg.fail(f"{what} must look like NAME=VALUE, got {pair!r}", exits=1)
+            fail(f"{what} must look like NAME=VALUE, got {pair!r}")
         parsed[key] = value
     return parsed
 
@@ -43,9 +43,9 @@ def benchmark_cli(
     systems = {name: Path(cfg) for name, cfg in _parse_pairs(system, "--system").items()}
     for name, cfg in systems.items():
         if not cfg.is_file():
-            msg.fail(f"Config for system {name} not found: {cfg}", exits=1)
+            fail(f"Config for system {name} not found: {cfg}")
     if baseline and baseline not in systems:
-        msg.fail(f"--baseline {baseline} is not one of the systems {sorted(systems)}", exits=1)
+        fail(f"--baseline {baseline} is not one of the systems {sorted(systems)}")
     seed_list = [int(seed) for seed in seeds.split(",") if seed.strip()]
     results = run_sweep(
         systems,

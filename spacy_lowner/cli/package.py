@@ -5,7 +5,7 @@ import typer
 from wasabi import msg
 
 from ..packaging import PackagingError, package_pipeline
-from . import app
+from . import app, fail
 
 
 @app.command("package")
@@ -49,13 +49,11 @@ def package_cli(
     try:
         wheel = package_pipeline(input_dir, output_dir, name, version=version, force=force)
     except PackagingError as err:
-        # The first line is the reason; the rest (a build log) must keep its line breaks,
-        # which wasabi's wrapping would join.
+        # The first line is the reason; the rest (a build log) keeps its line breaks.
         reason, _, details = str(err).partition("\n")
-        msg.fail(reason)
         if details:
-            typer.echo(details)
-        raise typer.Exit(1)
+            typer.echo(details, err=True)
+        fail(reason)
     msg.good("Built wheel", str(wheel))
     # Plain echo: wasabi would wrap the path inside the command.
     typer.echo(f"Install it with:  pip install {wheel}")
