@@ -106,8 +106,9 @@ def measure_speed(models: Dict[str, Path], texts: Sequence[str], rounds: int = 3
 def mean_std(values: Sequence[float]) -> str:
     if not values:
         return "-"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.2f} ± {100 * std:.2f}"
+    if len(values) == 1:  # no spread to report from one seed
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
 
 
 def markdown_table(results: List[RunResult], baseline: Optional[str] = None) -> str:

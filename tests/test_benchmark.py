@@ -18,7 +18,7 @@ def result(system, seed, f, words_per_second=None):
 
 def test_mean_std_in_percent():
     assert mean_std([0.5, 0.6, 0.7]) == "60.00 ± 10.00"
-    assert mean_std([0.5]) == "50.00 ± 0.00"
+    assert mean_std([0.5]) == "50.00"
     assert mean_std([]) == "-"
 
 
