@@ -4,7 +4,7 @@ import spacy
 import torch
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import Adam, fix_random_seed
+from thinc.api import fix_random_seed
 
 from spacy_lowner.pipe import LowNERTagger
 
@@ -141,7 +141,7 @@ def test_unlabeled_docs_contribute_no_supervised_loss(make_nlp, train_examples):
 
 def test_tokens_with_missing_tags_are_marginalised(make_nlp, train_examples):
     nlp = make_nlp()
-    optimizer = nlp.initialize(lambda: train_examples)
+    nlp.initialize(lambda: train_examples)
     reference = train_examples[0].reference.copy()
     # ent_iob 0 = missing: such tokens may take any tag in the CRF likelihood
     partial = Doc(

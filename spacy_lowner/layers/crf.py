@@ -25,7 +25,6 @@ def apply_constraints(scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tens
     return torch.where(allowed.to(scores.device), scores, DISALLOWED_SCORE)
 
 
-@torch.no_grad()
 def viterbi_decode(
     scores: torch.Tensor,
     mask: torch.Tensor,
@@ -45,8 +44,8 @@ def viterbi_decode(
     batch, length, num_tags = scores.shape
     if length == 0:
         return torch.zeros(batch, 0, dtype=torch.long, device=scores.device)
-    scores_np, mask_np = scores.float().cpu().numpy(), mask.cpu().numpy()
-    trans, start_np, end_np = (x.float().cpu().numpy() for x in (transitions, start, end))
+    scores_np, mask_np = _numpy(scores), mask.cpu().numpy()
+    trans, start_np, end_np = (_numpy(x) for x in (transitions, start, end))
     # At padding the backpointer is the identity, so backtracking from the last position
     # carries a row's final tag unchanged back to its real last position.
     identity = np.broadcast_to(np.arange(num_tags), (batch, num_tags))
@@ -67,6 +66,10 @@ def viterbi_decode(
         tag = backpointers[t, rows, tag]
         path[:, t - 1] = tag
     return torch.from_numpy(np.where(mask_np, path, 0)).to(scores.device)
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().float().cpu().numpy()
 
 
 def _forward_algorithm(
