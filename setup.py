@@ -21,6 +21,8 @@ setup(
     extras_require={
         "cuda12x": ["cupy-cuda12x"],
         "test": ["pytest", "seqeval==1.2.2"],
+        # the ratio benchmark's plot
+        "benchmark": ["matplotlib>=3.7"],
     },
     entry_points={
         "spacy_factories": [
@@ -34,9 +36,11 @@ setup(
         ],
         "spacy_readers": [
             "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.corpora.readers:create_tagged_corpus",
+            "spacy_lowner.MixedCorpus.v1 = spacy_lowner.corpora.readers:create_mixed_corpus",
         ],
         "spacy_lowner_objectives": [
             "supervised = spacy_lowner.objectives.supervised:make_supervised",
+            "ssgan = spacy_lowner.objectives.ssgan:make_ssgan",
         ],
         "console_scripts": [
             "spacy-lowner = spacy_lowner.cli:app",

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.tokens import DocBin
@@ -38,6 +38,8 @@ class RunResult:
     dev_f: float
     test: Dict[str, float] = field(default_factory=dict)
     words_per_second: Optional[float] = None
+    # The labeled fraction of the training split (ratio sweeps); None: the whole split.
+    ratio: Optional[float] = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -142,6 +144,29 @@ def markdown_table(results: List[RunResult], baseline: Optional[str] = None) -> 
     return "\n".join(lines)
 
 
+def train_and_score(
+    system: str,
+    seed: int,
+    config: Path,
+    run_dir: Path,
+    test_path: Path,
+    overrides: Dict[str, str],
+    gpu_id: int = -1,
+    log: Callable = print,
+) -> Tuple[RunResult, bool]:
+    """Train one (system, seed) run into run_dir and score model-best on test, or read the
+    result a finished run left there. Returns the result and whether it was trained now."""
+    result_file = run_dir / "result.json"
+    if result_file.exists():
+        return RunResult(**json.loads(result_file.read_text())), False
+    info = train_run(config, run_dir, seed, overrides, gpu_id, log)
+    model = run_dir / "model-best"
+    dev_f = json.loads((model / "meta.json").read_text())["performance"].get("ents_f") or 0.0
+    result = RunResult(system, seed, str(config), dev_f=dev_f, test=evaluate_model(model, test_path), **info)
+    result_file.write_text(json.dumps(asdict(result), indent=2))
+    return result, True
+
+
 def run_sweep(
     systems: Dict[str, Path],
     seeds: Sequence[int],
@@ -156,22 +181,13 @@ def run_sweep(
 ) -> List[RunResult]:
     results: List[RunResult] = []
     total = len(systems) * len(seeds)
+    run_overrides = {"paths.train": str(train_path), "paths.dev": str(dev_path), **overrides}
     # Seed-major order: an interrupted sweep still holds every system for the seeds it finished.
     for i, (system, seed) in enumerate((s, seed) for seed in seeds for s in systems):
+        log(f"[{i + 1}/{total}] {system} seed {seed}: {systems[system]}")
         run_dir = output / "runs" / f"{system}-seed{seed}"
-        result_file = run_dir / "result.json"
-        if result_file.exists():
-            log(f"[{i + 1}/{total}] {system} seed {seed}: done before, skipped")
-            results.append(RunResult(**json.loads(result_file.read_text())))
-            continue
-        log(f"[{i + 1}/{total}] {system} seed {seed}: training {systems[system]}")
-        run_overrides = {"paths.train": str(train_path), "paths.dev": str(dev_path), **overrides}
-        info = train_run(systems[system], run_dir, seed, run_overrides, gpu_id, log)
-        model = run_dir / "model-best"
-        dev_f = json.loads((model / "meta.json").read_text())["performance"].get("ents_f") or 0.0
-        result = RunResult(system, seed, str(systems[system]), dev_f=dev_f, test=evaluate_model(model, test_path), **info)
-        result_file.write_text(json.dumps(asdict(result), indent=2))
-        log(f"[{i + 1}/{total}] {system} seed {seed}: test F1 {100 * (result.test.get('ents_f') or 0):.2f}")
+        result, trained = train_and_score(system, seed, systems[system], run_dir, test_path, run_overrides, gpu_id, log)
+        log(f"[{i + 1}/{total}] {system} seed {seed}: test F1 {100 * (result.test.get('ents_f') or 0):.2f}" + ("" if trained else " (done before)"))
         results.append(result)
     log("Measuring inference speed (all models, alternating rounds)")
     texts = [doc.text for doc in DocBin().from_disk(test_path).get_docs(Vocab())]

@@ -117,7 +117,11 @@ class LowNERTagger(TrainablePipe):
 
     @property
     def scheme(self) -> TagScheme:
-        return TagScheme(self.labels, self.cfg["scheme"])
+        # Built again only when the labels change (add_label, from_disk), not on every batch.
+        key = (self.labels, self.cfg["scheme"])
+        if getattr(self, "_scheme_key", None) != key:
+            self._scheme, self._scheme_key = TagScheme(*key), key
+        return self._scheme
 
     @property
     def head(self) -> TaggerHead:
@@ -203,6 +207,9 @@ class LowNERTagger(TrainablePipe):
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += float(total.detach())
-        for key, value in terms.items():
-            losses[f"{self.name}_{key}"] = losses.get(f"{self.name}_{key}", 0.0) + float(value.detach())
+        reported = {key: float(value.detach()) for key, value in terms.items()}
+        for objective in self.objectives.values():
+            reported.update(objective.report())
+        for key, value in reported.items():
+            losses[f"{self.name}_{key}"] = losses.get(f"{self.name}_{key}", 0.0) + value
         return losses

@@ -44,3 +44,48 @@ def test_short_training_run_learns(tmp_path, weibo_docbins, tiny_encoder, config
     assert performance["ents_f"] > 0.1
     nlp = spacy.load(output / "model-last")
     assert "lowner_ner" in nlp.pipe_names
+
+
+@pytest.fixture(scope="module")
+def low_resource_docbins(tmp_path_factory, weibo_docs):
+    """20 labeled sentences, the other 40 of the 60 as unlabeled docs, and the dev set."""
+    from spacy_lowner.corpora.docs import tokens_only
+    from spacy_lowner.sampling import sample_labeled
+
+    _, train_docs, dev_docs = weibo_docs
+    split = sample_labeled(train_docs, count=20, seed=0)
+    folder = tmp_path_factory.mktemp("weibo_low_resource")
+    DocBin(docs=[train_docs[i] for i in split.labeled]).to_disk(folder / "labeled.spacy")
+    DocBin(docs=[tokens_only(train_docs[i]) for i in split.unlabeled]).to_disk(folder / "unlabeled.spacy")
+    DocBin(docs=dev_docs).to_disk(folder / "dev.spacy")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "config,overrides",
+    [
+        ("weibo_trf_ssgan.cfg", {"training.optimizer.learn_rate.initial_rate": 5e-4, "training.optimizer.learn_rate.warmup_steps": 20}),
+        # batches of ~10 sentences, so that most hold labeled and unlabeled docs
+        ("weibo_cnn_ssgan.cfg", {"training.batcher.size.start": 500, "training.batcher.size.stop": 500}),
+    ],
+)
+def test_short_ssgan_run_with_unlabeled_docs_learns(tmp_path, low_resource_docbins, tiny_encoder, config, overrides):
+    output = tmp_path / "training"
+    train(
+        REPO_ROOT / "configs" / config,
+        output,
+        overrides={
+            "paths.train": str(low_resource_docbins / "labeled.spacy"),
+            "paths.unlabeled": str(low_resource_docbins / "unlabeled.spacy"),
+            "paths.dev": str(low_resource_docbins / "dev.spacy"),
+            "paths.encoder": str(tiny_encoder),
+            "training.max_steps": 100,
+            "training.eval_frequency": 50,
+            **overrides,
+        },
+    )
+    # Untrained, dev F1 is ~0; the unlabeled docs must neither stop training nor reach the scores.
+    performance = spacy.load(output / "model-best").meta["performance"]
+    assert performance["ents_f"] > 0.05
+    nlp = spacy.load(output / "model-last")
+    assert "ssgan_fake_logit" not in str(nlp.get_pipe("lowner_ner").head.state_dict().keys())

@@ -9,7 +9,7 @@ from ..benchmark import markdown_table, run_sweep
 from . import app, fail
 
 
-def _parse_pairs(pairs: List[str], what: str) -> dict:
+def parse_pairs(pairs: List[str], what: str) -> dict:
     parsed = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -40,7 +40,7 @@ def benchmark_cli(
 
     Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes.
     """
-    systems = {name: Path(cfg) for name, cfg in _parse_pairs(system, "--system").items()}
+    systems = {name: Path(cfg) for name, cfg in parse_pairs(system, "--system").items()}
     for name, cfg in systems.items():
         if not cfg.is_file():
             fail(f"Config for system {name} not found: {cfg}")
@@ -54,7 +54,7 @@ def benchmark_cli(
         train,
         dev,
         test,
-        _parse_pairs(override, "--override"),
+        parse_pairs(override, "--override"),
         gpu_id=gpu_id,
         baseline=baseline or None,
         log=msg.text,

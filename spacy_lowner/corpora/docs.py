@@ -48,3 +48,12 @@ def make_doc(
         spaces[-1] = False
     ents = to_iob2(tags) if tags is not None else None
     return Doc(vocab, words=list(words), spaces=spaces, ents=ents)
+
+
+def tokens_only(doc: Doc, vocab: Optional[Vocab] = None) -> Doc:
+    """A copy of doc with its tokens and whitespace and nothing else: no entity annotation
+    (missing, not O), spans or user data. It is what a model is given to predict on, and
+    what an unlabeled doc must look like so that nothing in it counts as gold."""
+    words = [token.text for token in doc]
+    spaces = [bool(token.whitespace_) for token in doc]
+    return Doc(vocab or doc.vocab, words=words, spaces=spaces)

@@ -23,3 +23,8 @@ class Objective:
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def report(self) -> Dict[str, float]:
+        """Figures of the last batch that are not part of the summed loss (e.g. the loss of a
+        generator with its own optimizer); reported as `<component>_<key>`."""
+        return {}

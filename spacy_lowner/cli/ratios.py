@@ -1,0 +1,98 @@
+"""`python -m spacy_lowner ratios`: F1 against the labeled ratio, for several systems."""
+import json
+import os
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+import typer
+from wasabi import msg
+
+from ..ratios import measure_training_cost, ratio_table, run_ratio_sweep
+from ..sampling import CoverTooLargeError
+from . import app, fail
+from .benchmark import parse_pairs
+
+
+def _parse_numbers(text: str, kind: type, what: str) -> list:
+    try:
+        return [kind(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        fail(f"{what} must be a comma-separated list of numbers, got {text!r}")
+
+
+@app.command("ratios")
+def ratios_cli(
+    output: Path = typer.Argument(..., help="Folder for splits/, runs/, results.json, results.md and f1_by_ratio.png."),
+    system: List[str] = typer.Option(
+        ..., "--system", "-s", help="NAME=CONFIG, repeated. Every config must accept paths.train, paths.unlabeled and paths.dev."
+    ),
+    train: Path = typer.Option(..., help="Labeled training DocBin that the splits are drawn from.", exists=True, dir_okay=False),
+    dev: Path = typer.Option(..., help="Dev DocBin (model selection).", exists=True, dir_okay=False),
+    test: Path = typer.Option(..., help="Test DocBin (reported scores).", exists=True, dir_okay=False),
+    extra_unlabeled: Optional[Path] = typer.Option(
+        None, help="DocBin of more unlabeled text, added to every split's unlabeled part.", exists=True, dir_okay=False
+    ),
+    ratios: str = typer.Option("0.01,0.02,0.05,0.1,0.2,0.5,1.0", help="Comma-separated labeled ratios of train."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds: each draws its own split, shared by all systems."),
+    baseline: str = typer.Option("", help="System the others are compared with (F1 difference, training cost)."),
+    override: List[str] = typer.Option([], "--override", "-o", help="KEY=VALUE config overrides for every run."),
+    cost_batches: int = typer.Option(
+        20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
+    ),
+    title: str = typer.Option("", help="Title of the plot."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+    threads: int = typer.Option(
+        0, help="CPU threads per training run (OMP_NUM_THREADS); 1 is fastest for small models on a busy CPU. 0: leave as is."
+    ),
+) -> None:
+    """Draw a low-resource split per ratio and seed (every entity type labeled at least once,
+    the rest of train as unlabeled text), train every system on it, and score on test.
+
+    Writes a table of test F1 (mean ± std over seeds) per ratio and a plot with a std band.
+    Finished runs are skipped, so an interrupted sweep resumes; the reports are rewritten
+    after every run. Then times one update of each system on the same batches.
+    """
+    systems = {name: Path(cfg) for name, cfg in parse_pairs(system, "--system").items()}
+    for name, cfg in systems.items():
+        if not cfg.is_file():
+            fail(f"Config for system {name} not found: {cfg}")
+    if baseline and baseline not in systems:
+        fail(f"--baseline {baseline} is not one of the systems {sorted(systems)}")
+    ratio_list = _parse_numbers(ratios, float, "--ratios")
+    if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):
+        fail(f"--ratios must be in (0, 1], got {ratios!r}")
+    seed_list = _parse_numbers(seeds, int, "--seeds")
+    if threads:
+        # Inherited by the `spacy train` subprocesses; torch's small per-token ops slow down
+        # badly when its threads compete for the cores.
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+    overrides = parse_pairs(override, "--override")
+    try:
+        results = run_ratio_sweep(
+            systems, ratio_list, seed_list, output, train, dev, test, overrides,
+            extra_unlabeled=extra_unlabeled, gpu_id=gpu_id, baseline=baseline or None, title=title, log=msg.text,
+        )
+    except CoverTooLargeError as err:
+        fail(f"{train}: {err}")
+    msg.good(f"Wrote {output / 'results.json'}, {output / 'results.md'} and {output / 'f1_by_ratio.png'}")
+    print(ratio_table(results, baseline or None))
+    if cost_batches and baseline and len(systems) > 1:
+        split = output / "splits" / f"r0.1-seed{seed_list[0]}"
+        if not split.is_dir():
+            split = min((output / "splits").iterdir())
+        cost_overrides = {
+            "paths.train": str(split / "labeled.spacy"), "paths.unlabeled": str(split / "unlabeled.spacy"),
+            "paths.dev": str(dev), **overrides,
+        }
+        corpus_system = next(name for name in systems if name != baseline)
+        seconds = measure_training_cost(systems, corpus_system, cost_overrides, batches=cost_batches, log=msg.text)
+        cost = {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()}
+        cost_text = f"\nTraining cost per update on the same batches ({split.name}, {cost_batches} batches of 32 docs):\n\n"
+        cost_text += "| system | s/update | vs " + baseline + " |\n|---|---|---|\n"
+        cost_text += "".join(f"| {n} | {c['seconds_per_update']:.3f} | {c['ratio']:.2f}x |\n" for n, c in cost.items())
+        (output / "cost.json").write_text(json.dumps({"split": split.name, "batches": cost_batches, "systems": cost}, indent=2))
+        with (output / "results.md").open("a", encoding="utf8") as file_:
+            file_.write(cost_text)
+        print(cost_text)

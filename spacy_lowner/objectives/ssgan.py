@@ -1,0 +1,197 @@
+"""Seq-GAN-BERT (semi-supervised GAN at the token level) as a training objective.
+
+The tagging head is the discriminator: its hidden layer gives the features, its emission
+scores are the k real classes, and this objective adds a (k+1)-th "fake" logit. A generator
+maps Gaussian noise to fake token vectors shaped like the encoder output, using the real
+batch's padding mask. Paper: Seq-GAN-BERT; losses as in its parent GAN-BERT (Croce et al.
+2020), see DESIGN.md section 4.
+
+- Discriminator (head + fake logit + encoder, updated by spaCy's optimizer):
+  supervised (the `supervised` objective, on the k real classes only)
+  + eta * (-log(1 - p_fake(real tokens)) - log p_fake(fake tokens)),
+  eta = (n_labeled / batch size) ** beta.
+- Generator (its own torch optimizer, stepped here): -log(1 - p_fake(fake tokens))
+  + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature matching). Its gradient is
+  taken with `torch.autograd.grad` w.r.t. the generator's parameters only, so the generator
+  step never writes into the encoder or the discriminator.
+At prediction the fake logit is not used: decoding goes through the head's decoder.
+"""
+import warnings
+from typing import Callable, Dict, Iterable
+
+import torch
+from spacy.training import Example
+from torch import nn
+from torch.nn import functional as F
+
+from ..batch import TaggerBatch
+from ..layers.head import TaggerHead
+from ..registry import lowner_objectives
+from ..tags import TagScheme
+from .base import Objective
+
+GENERATORS = ("self_attention", "lstm")
+FAKE_LOGIT = "ssgan_fake_logit"
+
+
+class SelfAttentionGenerator(nn.Module):
+    """Multi-head self-attention over projected noise (Q = K = V = z W_z), then an output
+    layer to the encoder width: each fake token depends on the whole fake sequence."""
+
+    def __init__(self, noise_width: int, hidden_width: int, out_width: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.project = nn.Linear(noise_width, hidden_width)
+        self.attention = nn.MultiheadAttention(hidden_width, n_heads, dropout=dropout, batch_first=True)
+        self.output = nn.Sequential(nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(hidden_width, out_width))
+
+    def forward(self, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        query = self.project(noise)
+        padding = ~mask
+        # A row with no tokens at all (an empty doc) would attend to nothing and give NaN.
+        padding[~mask.any(dim=1)] = False
+        attended, _ = self.attention(query, query, query, key_padding_mask=padding, need_weights=False)
+        return self.output(attended)
+
+
+class LSTMGenerator(nn.Module):
+    """A bidirectional LSTM over projected noise, then an output layer to the encoder width."""
+
+    def __init__(self, noise_width: int, hidden_width: int, out_width: int, dropout: float):
+        super().__init__()
+        self.project = nn.Linear(noise_width, hidden_width)
+        self.lstm = nn.LSTM(hidden_width, hidden_width // 2, batch_first=True, bidirectional=True)
+        self.output = nn.Sequential(nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(2 * (hidden_width // 2), out_width))
+
+    def forward(self, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self.lstm(self.project(noise))
+        return self.output(hidden)
+
+
+def unsupervised_weight(n_labeled: int, batch_size: int, beta: float) -> float:
+    """Seq-GAN-BERT's eta = (n_labeled / B) ** beta: the fewer labeled docs in a batch, the
+    less the unsupervised terms count (a batch without labeled docs gets 0)."""
+    return (n_labeled / batch_size) ** beta if batch_size else 0.0
+
+
+def fake_log_probs(head: TaggerHead, features: torch.Tensor):
+    """log p(fake) and log(1 - p(fake)) per token from the discriminator's k + 1 logits."""
+    real_logits = head.emission(features)
+    fake_logit = head.objective_modules[FAKE_LOGIT](features)
+    log_norm = torch.logsumexp(torch.cat([real_logits, fake_logit], dim=-1), dim=-1)
+    return fake_logit.squeeze(-1) - log_norm, torch.logsumexp(real_logits, dim=-1) - log_norm
+
+
+class SeqGanObjective(Objective):
+    def __init__(
+        self,
+        generator: str,
+        noise_width: int,
+        generator_width: int,
+        attention_heads: int,
+        generator_dropout: float,
+        generator_learning_rate: float,
+        beta: float,
+    ):
+        if generator not in GENERATORS:
+            raise ValueError(f"ssgan: unknown generator {generator!r}; use one of {GENERATORS}")
+        if generator == "self_attention" and generator_width % attention_heads:
+            raise ValueError(
+                f"ssgan: attention_heads ({attention_heads}) must divide generator_width ({generator_width})"
+            )
+        self.generator_kind = generator
+        self.noise_width = noise_width
+        self.generator_width = generator_width
+        self.attention_heads = attention_heads
+        self.generator_dropout = generator_dropout
+        self.generator_learning_rate = generator_learning_rate
+        self.beta = beta
+        self.generator: nn.Module = nn.Identity()
+        self.generator_optimizer = None
+        self.generator_loss = 0.0
+
+    def initialize(
+        self, head: TaggerHead, scheme: TagScheme, get_examples: Callable[[], Iterable[Example]]
+    ) -> None:
+        device = head.emission.weight.device
+        # The fake logit belongs to the discriminator: it lives in the head and is updated
+        # with it by spaCy's optimizer, but is not saved with the pipeline.
+        head.objective_modules[FAKE_LOGIT] = nn.Linear(head.emission.in_features, 1).to(device)
+        out_width = head.build_config["n_in"]
+        if self.generator_kind == "self_attention":
+            generator: nn.Module = SelfAttentionGenerator(
+                self.noise_width, self.generator_width, out_width, self.attention_heads, self.generator_dropout
+            )
+        else:
+            generator = LSTMGenerator(self.noise_width, self.generator_width, out_width, self.generator_dropout)
+        # Kept outside the head, so spaCy's optimizer never sees its parameters.
+        self.generator = generator.to(device)
+        self.generator_optimizer = torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate)
+
+    def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
+        mask = batch.mask
+        if not bool(mask.any()):
+            return {}
+        self.generator.train()
+        real_features = head.features(batch.features)
+        noise = torch.randn(*mask.shape, self.noise_width, device=mask.device)
+        fakes = self.generator(noise, mask)
+        self._generator_step(head, real_features.detach(), fakes, mask)
+        fake_log_p, _ = fake_log_probs(head, head.features(fakes.detach()))
+        _, real_log_not_fake = fake_log_probs(head, real_features)
+        eta = unsupervised_weight(int(batch.labeled.sum()), len(mask), self.beta)
+        return {
+            "ssgan_real": -eta * real_log_not_fake[mask].mean(),
+            "ssgan_fake": -eta * fake_log_p[mask].mean(),
+        }
+
+    def _generator_step(
+        self, head: TaggerHead, real_features: torch.Tensor, fakes: torch.Tensor, mask: torch.Tensor
+    ) -> None:
+        fake_features = head.features(fakes)
+        _, fake_log_not_fake = fake_log_probs(head, fake_features)
+        feature_matching = F.mse_loss(fake_features[mask].mean(0), real_features[mask].mean(0))
+        loss = -fake_log_not_fake[mask].mean() + feature_matching
+        if not torch.isfinite(loss):
+            warnings.warn(f"ssgan: skipped a generator step with a non-finite loss ({float(loss)})")
+            return
+        params = [p for p in self.generator.parameters() if p.requires_grad]
+        # Gradients w.r.t. the generator only: the head and the encoder get none from this loss.
+        for param, grad in zip(params, torch.autograd.grad(loss, params)):
+            param.grad = grad
+        self.generator_optimizer.step()
+        self.generator_optimizer.zero_grad(set_to_none=True)
+        self.generator_loss = float(loss.detach())
+
+    def report(self) -> Dict[str, float]:
+        return {"ssgan_g": self.generator_loss}
+
+
+@lowner_objectives("ssgan")
+def make_ssgan(
+    generator: str = "self_attention",
+    noise_width: int = 100,
+    generator_width: int = 256,
+    attention_heads: int = 4,
+    generator_dropout: float = 0.1,
+    generator_learning_rate: float = 1e-4,
+    beta: float = 2.0,
+) -> SeqGanObjective:
+    """Seq-GAN-BERT's unsupervised terms; use it beside the `supervised` objective.
+
+    generator: "self_attention" (the paper's) or "lstm".
+    noise_width: size of the Gaussian noise per token (100 in GAN-BERT).
+    generator_width: width of the projected noise and the attention / LSTM layer.
+    attention_heads: heads of the self-attention generator (must divide generator_width).
+    generator_learning_rate: the generator's own AdamW learning rate.
+    beta: exponent of eta = (n_labeled / batch size) ** beta on the unsupervised
+        discriminator terms (2 or 3 worked best in the paper, 1 worst).
+    """
+    return SeqGanObjective(
+        generator=generator,
+        noise_width=noise_width,
+        generator_width=generator_width,
+        attention_heads=attention_heads,
+        generator_dropout=generator_dropout,
+        generator_learning_rate=generator_learning_rate,
+        beta=beta,
+    )

@@ -1,0 +1,102 @@
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from spacy.tokens import DocBin
+from spacy.vocab import Vocab
+from typer.testing import CliRunner
+
+from spacy_lowner.benchmark import RunResult
+from spacy_lowner.cli import app
+from spacy_lowner.ratios import (
+    make_split,
+    measure_training_cost,
+    ratio_table,
+    run_ratio_sweep,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def result(system, seed, ratio, f):
+    return RunResult(
+        system, seed, f"{system}.cfg", steps=10, epochs=1, train_seconds=1.0, dev_f=f,
+        test={"ents_f": f}, ratio=ratio,
+    )
+
+
+@pytest.fixture
+def train_path(tmp_path, weibo_docs):
+    path = tmp_path / "train.spacy"
+    DocBin(docs=weibo_docs[1]).to_disk(path)
+    return path
+
+
+def load(path):
+    return list(DocBin().from_disk(path).get_docs(Vocab()))
+
+
+def test_split_labels_a_covering_sample_and_strips_the_rest(tmp_path, train_path, weibo_docs):
+    extra = tmp_path / "extra.spacy"
+    DocBin(docs=weibo_docs[2][:5]).to_disk(extra)
+    paths = make_split(train_path, 0.1, 3, tmp_path / "split", extra_unlabeled=extra)
+    labeled, unlabeled = load(paths["labeled"]), load(paths["unlabeled"])
+    assert len(labeled) == 6 and len(unlabeled) == 54 + 5
+    assert {e.label_ for d in labeled for e in d.ents} == {e.label_ for d in weibo_docs[1] for e in d.ents}
+    assert not any(doc.has_annotation("ENT_IOB") for doc in unlabeled)
+    assert [t.text for t in unlabeled[-1]] == [t.text for t in weibo_docs[2][4]]
+    # the same ratio and seed draw the same split
+    again = make_split(train_path, 0.1, 3, tmp_path / "again")
+    assert [d.text for d in load(again["labeled"])] == [d.text for d in labeled]
+
+
+def test_table_compares_with_the_baseline_on_shared_seeds():
+    results = [
+        result("base", 0, 0.1, 0.30), result("ssgan", 0, 0.1, 0.34),
+        result("base", 1, 0.1, 0.40), result("ssgan", 1, 0.1, 0.42),
+        result("base", 0, 0.01, 0.10),  # ssgan not run yet at 0.01
+    ]
+    lines = ratio_table(results, "base").splitlines()
+    assert lines[0] == "| ratio | seeds | base test F1 | ssgan test F1 | ssgan − base |"
+    assert lines[2] == "| 0.01 | 0 | 10.00 | - | - |"
+    assert lines[3] == "| 0.1 | 0,1 | 35.00 ± 7.07 | 38.00 ± 5.66 | +3.00 |"
+
+
+def test_sweep_resumes_and_writes_table_and_plot(tmp_path, train_path):
+    output = tmp_path / "out"
+    for system, f in (("base", 0.3), ("ssgan", 0.35)):
+        run_dir = output / "runs" / "r0.1" / f"{system}-seed0"
+        run_dir.mkdir(parents=True)
+        (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, None, f))))
+    # The configs do not exist: any attempt to train would fail.
+    results = run_ratio_sweep(
+        {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1], [0], output,
+        train_path, train_path, train_path, {}, baseline="base", log=lambda _: None,
+    )
+    assert [(r.system, r.ratio) for r in results] == [("base", 0.1), ("ssgan", 0.1)]
+    assert "+5.00" in (output / "results.md").read_text()
+    assert [r["ratio"] for r in json.loads((output / "results.json").read_text())] == [0.1, 0.1]
+    assert (output / "f1_by_ratio.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (output / "splits" / "r0.1-seed0" / "labeled.spacy").exists()
+
+
+def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_path, weibo_docs):
+    split = make_split(train_path, 0.2, 0, tmp_path / "split")
+    dev = tmp_path / "dev.spacy"
+    DocBin(docs=weibo_docs[2]).to_disk(dev)
+    overrides = {"paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev)}
+    configs = {"supervised": REPO_ROOT / "configs" / "weibo_cnn.cfg", "ssgan": REPO_ROOT / "configs" / "weibo_cnn_ssgan.cfg"}
+    seconds = measure_training_cost(configs, "ssgan", overrides, batches=2, batch_size=8, log=lambda _: None)
+    assert set(seconds) == {"supervised", "ssgan"}
+    assert all(value > 0 for value in seconds.values())
+
+
+@pytest.mark.parametrize("ratios,message", [("0.1,2", "must be in (0, 1]"), ("0.1,x", "comma-separated list of numbers")])
+def test_cli_rejects_bad_ratios(tmp_path, train_path, ratios, message):
+    config = REPO_ROOT / "configs" / "weibo_cnn.cfg"
+    args = ["ratios", str(tmp_path / "out"), "-s", f"a={config}", "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path), "--ratios", ratios]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
