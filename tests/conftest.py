@@ -51,3 +51,19 @@ def tiny_encoder(tmp_path_factory, weibo_docs) -> Path:
     corpus = root / "weibo-train-60.txt"
     corpus.write_text("".join(doc.text + "\n" for doc in weibo_docs[1]), encoding="utf8")
     return build_encoder("me5", root / "me5-1layer", layers=1, corpora=[corpus])
+
+
+@pytest.fixture(scope="session")
+def small_cnn() -> dict:
+    """A small inline CNN tok2vec config block: keeps component tests fast (the transformer
+    path is exercised in test_training.py)."""
+    return {
+        "@architectures": "spacy.HashEmbedCNN.v2",
+        "pretrained_vectors": None,
+        "width": 32,
+        "depth": 1,
+        "embed_size": 500,
+        "window_size": 1,
+        "maxout_pieces": 2,
+        "subword_features": False,
+    }

@@ -8,21 +8,9 @@ from thinc.api import fix_random_seed
 
 from spacy_lowner.pipe import LowNERTagger
 
-# A small CNN tok2vec keeps these tests fast; the transformer path is in test_training.py.
-SMALL_CNN = {
-    "@architectures": "spacy.HashEmbedCNN.v2",
-    "pretrained_vectors": None,
-    "width": 32,
-    "depth": 1,
-    "embed_size": 500,
-    "window_size": 1,
-    "maxout_pieces": 2,
-    "subword_features": False,
-}
-
 
 @pytest.fixture
-def make_nlp(weibo_docs):
+def make_nlp(weibo_docs, small_cnn):
     # The pipelines share the examples' vocab: entity labels must be in one StringStore.
     def make(scheme="BIO", decoder="crf", hidden_width=0):
         nlp = spacy.blank("zh", vocab=weibo_docs[0])
@@ -35,7 +23,7 @@ def make_nlp(weibo_docs):
                     "@architectures": "spacy_lowner.TokenTagger.v1",
                     "hidden_width": hidden_width,
                     "dropout": 0.1,
-                    "tok2vec": SMALL_CNN,
+                    "tok2vec": small_cnn,
                 },
             },
         )

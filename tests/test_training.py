@@ -9,6 +9,20 @@ from spacy.tokens import DocBin
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def train_100_steps(config, output, paths, overrides):
+    """`spacy train` of a shipped config for 100 steps, scoring dev every 50."""
+    train(
+        REPO_ROOT / "configs" / config,
+        output,
+        overrides={
+            **{f"paths.{key}": str(value) for key, value in paths.items()},
+            "training.max_steps": 100,
+            "training.eval_frequency": 50,
+            **overrides,
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def weibo_docbins(tmp_path_factory, weibo_docs):
     _, train_docs, dev_docs = weibo_docs
@@ -27,18 +41,8 @@ def weibo_docbins(tmp_path_factory, weibo_docs):
 )
 def test_short_training_run_learns(tmp_path, weibo_docbins, tiny_encoder, config, overrides):
     output = tmp_path / "training"
-    train(
-        REPO_ROOT / "configs" / config,
-        output,
-        overrides={
-            "paths.train": str(weibo_docbins / "train.spacy"),
-            "paths.dev": str(weibo_docbins / "dev.spacy"),
-            "paths.encoder": str(tiny_encoder),
-            "training.max_steps": 100,
-            "training.eval_frequency": 50,
-            **overrides,
-        },
-    )
+    paths = {"train": weibo_docbins / "train.spacy", "dev": weibo_docbins / "dev.spacy", "encoder": tiny_encoder}
+    train_100_steps(config, output, paths, overrides)
     # Untrained, dev F1 is ~0 (0.0 and 0.004 at step 0 for these two configs).
     performance = spacy.load(output / "model-best").meta["performance"]
     assert performance["ents_f"] > 0.1
@@ -71,19 +75,13 @@ def low_resource_docbins(tmp_path_factory, weibo_docs):
 )
 def test_short_ssgan_run_with_unlabeled_docs_learns(tmp_path, low_resource_docbins, tiny_encoder, config, overrides):
     output = tmp_path / "training"
-    train(
-        REPO_ROOT / "configs" / config,
-        output,
-        overrides={
-            "paths.train": str(low_resource_docbins / "labeled.spacy"),
-            "paths.unlabeled": str(low_resource_docbins / "unlabeled.spacy"),
-            "paths.dev": str(low_resource_docbins / "dev.spacy"),
-            "paths.encoder": str(tiny_encoder),
-            "training.max_steps": 100,
-            "training.eval_frequency": 50,
-            **overrides,
-        },
-    )
+    paths = {
+        "train": low_resource_docbins / "labeled.spacy",
+        "unlabeled": low_resource_docbins / "unlabeled.spacy",
+        "dev": low_resource_docbins / "dev.spacy",
+        "encoder": tiny_encoder,
+    }
+    train_100_steps(config, output, paths, overrides)
     # Untrained, dev F1 is ~0; the unlabeled docs must neither stop training nor reach the scores.
     performance = spacy.load(output / "model-best").meta["performance"]
     assert performance["ents_f"] > 0.05

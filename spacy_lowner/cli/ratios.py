@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 from typing import List, Optional
 
+import spacy
 import torch
 import typer
 from wasabi import msg
@@ -11,14 +12,14 @@ from wasabi import msg
 from ..ratios import measure_training_cost, ratio_table, run_ratio_sweep
 from ..sampling import CoverTooLargeError
 from . import app, fail
-from .benchmark import parse_pairs
-
-
-def _parse_numbers(text: str, kind: type, what: str) -> list:
-    try:
-        return [kind(item) for item in text.split(",") if item.strip()]
-    except ValueError:
-        fail(f"{what} must be a comma-separated list of numbers, got {text!r}")
+from .benchmark import (
+    DEV_OPTION,
+    GPU_OPTION,
+    TEST_OPTION,
+    parse_numbers,
+    parse_pairs,
+    parse_systems,
+)
 
 
 @app.command("ratios")
@@ -28,8 +29,8 @@ def ratios_cli(
         ..., "--system", "-s", help="NAME=CONFIG, repeated. Every config must accept paths.train, paths.unlabeled and paths.dev."
     ),
     train: Path = typer.Option(..., help="Labeled training DocBin that the splits are drawn from.", exists=True, dir_okay=False),
-    dev: Path = typer.Option(..., help="Dev DocBin (model selection).", exists=True, dir_okay=False),
-    test: Path = typer.Option(..., help="Test DocBin (reported scores).", exists=True, dir_okay=False),
+    dev: Path = DEV_OPTION,
+    test: Path = TEST_OPTION,
     extra_unlabeled: Optional[Path] = typer.Option(
         None, help="DocBin of more unlabeled text, added to every split's unlabeled part.", exists=True, dir_okay=False
     ),
@@ -41,7 +42,7 @@ def ratios_cli(
         20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
     ),
     title: str = typer.Option("", help="Title of the plot."),
-    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+    gpu_id: int = GPU_OPTION,
     threads: int = typer.Option(
         0, help="CPU threads per training run (OMP_NUM_THREADS); 1 is fastest for small models on a busy CPU. 0: leave as is."
     ),
@@ -53,16 +54,11 @@ def ratios_cli(
     Finished runs are skipped, so an interrupted sweep resumes; the reports are rewritten
     after every run. Then times one update of each system on the same batches.
     """
-    systems = {name: Path(cfg) for name, cfg in parse_pairs(system, "--system").items()}
-    for name, cfg in systems.items():
-        if not cfg.is_file():
-            fail(f"Config for system {name} not found: {cfg}")
-    if baseline and baseline not in systems:
-        fail(f"--baseline {baseline} is not one of the systems {sorted(systems)}")
-    ratio_list = _parse_numbers(ratios, float, "--ratios")
+    systems = parse_systems(system, baseline)
+    ratio_list = parse_numbers(ratios, float, "--ratios")
     if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):
         fail(f"--ratios must be in (0, 1], got {ratios!r}")
-    seed_list = _parse_numbers(seeds, int, "--seeds")
+    seed_list = parse_numbers(seeds, int, "--seeds")
     if threads:
         # Inherited by the `spacy train` subprocesses; torch's small per-token ops slow down
         # badly when its threads compete for the cores.
@@ -87,6 +83,8 @@ def ratios_cli(
             "paths.dev": str(dev), **overrides,
         }
         corpus_system = next(name for name in systems if name != baseline)
+        if gpu_id >= 0:  # time the updates where the sweep trained
+            spacy.require_gpu(gpu_id)
         seconds = measure_training_cost(systems, corpus_system, cost_overrides, batches=cost_batches, log=msg.text)
         cost = {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()}
         cost_text = f"\nTraining cost per update on the same batches ({split.name}, {cost_batches} batches of 32 docs):\n\n"

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,9 @@ def test_docbin_round_trip(weibo_dir, tmp_path):
     output = tmp_path / "out" / "dev.spacy"
     convert("weibo", weibo_dir / "weiboNER_2nd_conll.dev", output)
     assert [p.name for p in output.parent.iterdir()] == ["dev.spacy"]  # no temporary file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert output.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not private
     nlp = spacy.blank("zh")
     docs = list(DocBin().from_disk(output).get_docs(nlp.vocab))
     assert len(docs) == 270

@@ -11,19 +11,8 @@ from thinc.api import fix_random_seed
 from spacy_lowner.batch import training_batch
 from spacy_lowner.objectives.ssgan import FAKE_LOGIT, make_ssgan, unsupervised_weight
 
-SMALL_CNN = {
-    "@architectures": "spacy.HashEmbedCNN.v2",
-    "pretrained_vectors": None,
-    "width": 32,
-    "depth": 1,
-    "embed_size": 500,
-    "window_size": 1,
-    "maxout_pieces": 2,
-    "subword_features": False,
-}
 
-
-def make_pipeline(vocab, generator="self_attention", hidden_width=16):
+def make_pipeline(vocab, tok2vec, generator="self_attention", hidden_width=16):
     nlp = spacy.blank("zh", vocab=vocab)
     nlp.add_pipe(
         "lowner_ner",
@@ -32,7 +21,7 @@ def make_pipeline(vocab, generator="self_attention", hidden_width=16):
                 "@architectures": "spacy_lowner.TokenTagger.v1",
                 "hidden_width": hidden_width,
                 "dropout": 0.1,
-                "tok2vec": SMALL_CNN,
+                "tok2vec": tok2vec,
             },
             "objectives": {
                 "supervised": {"@lowner_objectives": "supervised"},
@@ -63,11 +52,16 @@ def mixed_examples(weibo_docs):
     return labeled + [unlabeled(nlp, doc) for doc in train_docs[4:16]]
 
 
-def initialized(vocab, examples, **kwargs):
-    fix_random_seed(0)
-    nlp = make_pipeline(vocab, **kwargs)
-    optimizer = nlp.initialize(lambda: examples)
-    return nlp, optimizer
+@pytest.fixture
+def initialized(weibo_docs, mixed_examples, small_cnn):
+    """An initialized pipeline with both objectives, and its optimizer."""
+
+    def make(**kwargs):
+        fix_random_seed(0)
+        nlp = make_pipeline(weibo_docs[0], small_cnn, **kwargs)
+        return nlp, nlp.initialize(lambda: mixed_examples)
+
+    return make
 
 
 def batch_for(ner, examples):
@@ -101,8 +95,8 @@ def test_unsupervised_weight_follows_eta_schedule(n_labeled, batch_size, beta, e
     assert unsupervised_weight(n_labeled, batch_size, beta) == pytest.approx(expected)
 
 
-def test_fewer_labeled_docs_weigh_the_unsupervised_terms_less(weibo_docs, mixed_examples):
-    nlp, _ = initialized(weibo_docs[0], mixed_examples)
+def test_fewer_labeled_docs_weigh_the_unsupervised_terms_less(initialized, mixed_examples):
+    nlp, _ = initialized()
     ner = nlp.get_pipe("lowner_ner")
     ssgan = ner.objectives["ssgan"]
     torch.manual_seed(0)
@@ -118,8 +112,8 @@ def test_fewer_labeled_docs_weigh_the_unsupervised_terms_less(weibo_docs, mixed_
 
 
 @pytest.mark.parametrize("generator", ["self_attention", "lstm"])
-def test_generator_step_changes_neither_encoder_nor_discriminator(weibo_docs, mixed_examples, generator):
-    nlp, _ = initialized(weibo_docs[0], mixed_examples, generator=generator)
+def test_generator_step_changes_neither_encoder_nor_discriminator(initialized, mixed_examples, generator):
+    nlp, _ = initialized(generator=generator)
     ner = nlp.get_pipe("lowner_ner")
     ssgan = ner.objectives["ssgan"]
     head, encoder = ner.head, ner.model.get_ref("tok2vec")
@@ -137,8 +131,8 @@ def test_generator_step_changes_neither_encoder_nor_discriminator(weibo_docs, mi
         assert not node.has_grad(name) or not node.get_grad(name).any()
 
 
-def test_update_trains_discriminator_but_never_hands_generator_to_spacy(weibo_docs, mixed_examples):
-    nlp, optimizer = initialized(weibo_docs[0], mixed_examples)
+def test_update_trains_discriminator_but_never_hands_generator_to_spacy(initialized, mixed_examples):
+    nlp, optimizer = initialized()
     ner = nlp.get_pipe("lowner_ner")
     ssgan = ner.objectives["ssgan"]
     # the generator is not part of the saved, spaCy-optimised model
@@ -151,8 +145,8 @@ def test_update_trains_discriminator_but_never_hands_generator_to_spacy(weibo_do
     assert all(p.grad is None for p in ssgan.generator.parameters())
 
 
-def test_padding_does_not_reach_the_losses(weibo_docs, mixed_examples):
-    nlp, _ = initialized(weibo_docs[0], mixed_examples)
+def test_padding_does_not_reach_the_losses(initialized, mixed_examples):
+    nlp, _ = initialized()
     ner = nlp.get_pipe("lowner_ner")
     ner.head.eval()  # no dropout, so only the noise differs between calls
     ssgan = ner.objectives["ssgan"]
@@ -168,8 +162,8 @@ def test_padding_does_not_reach_the_losses(weibo_docs, mixed_examples):
         assert float(clean[key]) == pytest.approx(float(noisy[key]), rel=1e-5)
 
 
-def test_empty_doc_in_batch_gives_finite_losses(weibo_docs, mixed_examples):
-    nlp, optimizer = initialized(weibo_docs[0], mixed_examples)
+def test_empty_doc_in_batch_gives_finite_losses(initialized, mixed_examples):
+    nlp, optimizer = initialized()
     empty = Example(nlp.make_doc(""), Doc(nlp.vocab, words=[]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -177,8 +171,8 @@ def test_empty_doc_in_batch_gives_finite_losses(weibo_docs, mixed_examples):
     assert all(torch.isfinite(torch.tensor(value)) for value in losses.values())
 
 
-def test_non_finite_generator_loss_is_skipped(weibo_docs, mixed_examples):
-    nlp, _ = initialized(weibo_docs[0], mixed_examples)
+def test_non_finite_generator_loss_is_skipped(initialized, mixed_examples):
+    nlp, _ = initialized()
     ner = nlp.get_pipe("lowner_ner")
     ssgan = ner.objectives["ssgan"]
     batch = batch_for(ner, mixed_examples)
@@ -189,8 +183,8 @@ def test_non_finite_generator_loss_is_skipped(weibo_docs, mixed_examples):
     assert not changed(before, ssgan.generator)
 
 
-def test_prediction_ignores_the_fake_class(weibo_docs, mixed_examples):
-    nlp, optimizer = initialized(weibo_docs[0], mixed_examples)
+def test_prediction_ignores_the_fake_class(initialized, weibo_docs, mixed_examples, small_cnn):
+    nlp, optimizer = initialized()
     for _ in range(3):
         nlp.update(mixed_examples, sgd=optimizer)
     docs = [eg.predicted for eg in mixed_examples]
@@ -200,7 +194,7 @@ def test_prediction_ignores_the_fake_class(weibo_docs, mixed_examples):
         ner.head.objective_modules[FAKE_LOGIT].bias.fill_(1e4)  # every token "fake"
     assert [ids.tolist() for ids in ner.predict(docs)] == before
     saved = copy.deepcopy(nlp.to_bytes())
-    reloaded = make_pipeline(weibo_docs[0]).from_bytes(saved)
+    reloaded = make_pipeline(weibo_docs[0], small_cnn).from_bytes(saved)
     assert [ids.tolist() for ids in reloaded.get_pipe("lowner_ner").predict(docs)] == before
 
 
