@@ -58,9 +58,11 @@ def run_ratio_sweep(
     gpu_id: int = -1,
     baseline: Optional[str] = None,
     title: str = "",
+    train_missing: bool = True,
     log: Callable = print,
 ) -> List[RunResult]:
-    """Ratio-major: the smallest ratios, where the systems differ most, finish first."""
+    """Ratio-major: the smallest ratios, where the systems differ most, finish first.
+    train_missing=False only reports the runs that finished before."""
     results: List[RunResult] = []
     total = len(ratios) * len(seeds) * len(systems)
     done = 0
@@ -78,6 +80,9 @@ def run_ratio_sweep(
                 prefix = f"[{done}/{total}] ratio {ratio} seed {seed} {system}"
                 log(f"{prefix}: {config}")
                 run_dir = output / "runs" / f"r{ratio}" / f"{system}-seed{seed}"
+                if not train_missing and not (run_dir / "result.json").exists():
+                    log(f"{prefix}: not run yet, left out")
+                    continue
                 result, trained = train_and_score(system, seed, config, run_dir, test_path, run_overrides, gpu_id, log)
                 result.ratio = ratio
                 results.append(result)

@@ -100,3 +100,16 @@ def test_cli_rejects_bad_ratios(tmp_path, train_path, ratios, message):
     assert result.exit_code == 1
     assert message in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_report_only_leaves_out_runs_not_finished(tmp_path, train_path):
+    output = tmp_path / "out"
+    run_dir = output / "runs" / "r0.1" / "base-seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "result.json").write_text(json.dumps(asdict(result("base", 0, None, 0.3))))
+    results = run_ratio_sweep(
+        {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1, 0.5], [0], output,
+        train_path, train_path, train_path, {}, baseline="base", train_missing=False, log=lambda _: None,
+    )
+    assert [(r.system, r.ratio) for r in results] == [("base", 0.1)]
+    assert "| 0.1 | 0 | 30.00 |" in (output / "results.md").read_text()

@@ -42,6 +42,7 @@ def ratios_cli(
         20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
     ),
     title: str = typer.Option("", help="Title of the plot."),
+    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the runs finished so far."),
     gpu_id: int = GPU_OPTION,
     threads: int = typer.Option(
         0, help="CPU threads per training run (OMP_NUM_THREADS); 1 is fastest for small models on a busy CPU. 0: leave as is."
@@ -68,7 +69,8 @@ def ratios_cli(
     try:
         results = run_ratio_sweep(
             systems, ratio_list, seed_list, output, train, dev, test, overrides,
-            extra_unlabeled=extra_unlabeled, gpu_id=gpu_id, baseline=baseline or None, title=title, log=msg.text,
+            extra_unlabeled=extra_unlabeled, gpu_id=gpu_id, baseline=baseline or None, title=title,
+            train_missing=not report_only, log=msg.text,
         )
     except CoverTooLargeError as err:
         fail(f"{train}: {err}")

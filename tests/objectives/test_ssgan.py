@@ -159,7 +159,7 @@ def test_padding_does_not_reach_the_losses(initialized, mixed_examples):
     torch.manual_seed(1)
     noisy = ssgan(batch, ner.head)
     for key in clean:
-        assert float(clean[key]) == pytest.approx(float(noisy[key]), rel=1e-5)
+        assert clean[key].item() == pytest.approx(noisy[key].item(), rel=1e-5)
 
 
 def test_empty_doc_in_batch_gives_finite_losses(initialized, mixed_examples):
