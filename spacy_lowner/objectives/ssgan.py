@@ -152,7 +152,7 @@ class SeqGanObjective(Objective):
         feature_matching = F.mse_loss(fake_features[mask].mean(0), real_features[mask].mean(0))
         loss = -fake_log_not_fake[mask].mean() + feature_matching
         if not torch.isfinite(loss):
-            warnings.warn(f"ssgan: skipped a generator step with a non-finite loss ({float(loss)})")
+            warnings.warn(f"ssgan: skipped a generator step with a non-finite loss ({float(loss.detach())})")
             return
         params = [p for p in self.generator.parameters() if p.requires_grad]
         # Gradients w.r.t. the generator only: the head and the encoder get none from this loss.
