@@ -106,6 +106,7 @@ class LowNERTagger(TrainablePipe):
         self.objectives = objectives
         self.scorer = scorer
         self.cfg: Dict = {"labels": [], "scheme": scheme, "decoder": decoder}
+        self._scheme_key: Optional[tuple] = None  # what the cached TagScheme was built from
 
     @property
     def labels(self) -> tuple:
@@ -119,7 +120,7 @@ class LowNERTagger(TrainablePipe):
     def scheme(self) -> TagScheme:
         # Built again only when the labels change (add_label, from_disk), not on every batch.
         key = (self.labels, self.cfg["scheme"])
-        if getattr(self, "_scheme_key", None) != key:
+        if self._scheme_key != key:
             self._scheme, self._scheme_key = TagScheme(*key), key
         return self._scheme
 

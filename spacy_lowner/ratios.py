@@ -21,9 +21,7 @@ from spacy.util import load_config, minibatch, registry
 from spacy.vocab import Vocab
 
 from .benchmark import RunResult, mean_std, train_and_score
-from .corpora.convert import _write_atomically
-from .corpora.docs import tokens_only
-from .sampling import sample_labeled
+from .sampling import sample_labeled, write_split
 
 
 def make_split(
@@ -36,12 +34,9 @@ def make_split(
         return paths
     vocab = Vocab()
     docs = list(DocBin().from_disk(train_path).get_docs(vocab))
+    extra = list(DocBin().from_disk(extra_unlabeled).get_docs(vocab)) if extra_unlabeled else []
     split = sample_labeled(docs, ratio=ratio, seed=seed)
-    unlabeled = [tokens_only(docs[i]) for i in split.unlabeled]
-    if extra_unlabeled is not None:
-        unlabeled += [tokens_only(doc) for doc in DocBin().from_disk(extra_unlabeled).get_docs(vocab)]
-    _write_atomically(paths["unlabeled"], DocBin(docs=unlabeled).to_bytes())
-    _write_atomically(paths["labeled"], DocBin(store_user_data=True, docs=[docs[i] for i in split.labeled]).to_bytes())
+    write_split(docs, split, paths["labeled"], paths["unlabeled"], extra_unlabeled=extra)
     return paths
 
 
@@ -172,9 +167,8 @@ def measure_training_cost(
     for name, config_path in systems.items():
         nlp = init_nlp(load_config(config_path, overrides=overrides, interpolate=False))
         pipelines[name] = (nlp, nlp.create_optimizer())
-    corpora = load_config(systems[corpus_system], overrides=overrides, interpolate=True)["corpora"]
     nlp = pipelines[corpus_system][0]
-    examples = list(registry.resolve(corpora)["train"](nlp))
+    examples = list(registry.resolve(nlp.config.interpolate()["corpora"])["train"](nlp))
     chunks = list(minibatch(examples, size=batch_size))[: batches + 1]
     seconds = {name: 0.0 for name in pipelines}
     for i, chunk in enumerate(chunks):
@@ -186,3 +180,18 @@ def measure_training_cost(
     n = max(len(chunks) - 1, 1)
     log(f"Timed {n} batches of {batch_size} docs per system")
     return {name: total / n for name, total in seconds.items()}
+
+
+def write_cost_report(
+    output: Path, seconds: Dict[str, float], baseline: str, split: str, batches: int, batch_size: int
+) -> str:
+    """Save measure_training_cost's figures to cost.json and as a table under results.md;
+    return the table."""
+    cost = {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()}
+    text = f"\nTraining cost per update on the same batches ({split}, {batches} batches of {batch_size} docs):\n\n"
+    text += f"| system | s/update | vs {baseline} |\n|---|---|---|\n"
+    text += "".join(f"| {name} | {c['seconds_per_update']:.3f} | {c['ratio']:.2f}x |\n" for name, c in cost.items())
+    (output / "cost.json").write_text(json.dumps({"split": split, "batches": batches, "systems": cost}, indent=2))
+    with (output / "results.md").open("a", encoding="utf8") as file_:
+        file_.write(text)
+    return text

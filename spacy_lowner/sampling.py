@@ -172,20 +172,36 @@ def sample_corpus(
     except ValueError as err:  # E1014: not a DocBin
         raise ValueError(f"{input_path}: {err}") from None
     split = sample_labeled(docs, ratio=ratio, count=count, seed=seed)
-    labeled_bin = DocBin(store_user_data=True, docs=[docs[i] for i in split.labeled])
-    rest = [docs[i] for i in split.unlabeled]
-    if keep_labels:
-        unlabeled_data = DocBin(store_user_data=True, docs=rest).to_bytes()
-    else:
-        unlabeled_data = _unlabeled_bytes(rest, suffix)
-    _write_atomically(labeled_path, labeled_bin.to_bytes())
-    _write_atomically(unlabeled_path, unlabeled_data)
+    write_split(docs, split, labeled_path, unlabeled_path, keep_labels=keep_labels)
     report = SampleReport(split)
     for doc in docs:
         report.input_entities.update(ent.label_ for ent in doc.ents)
     for i in split.labeled:
         report.labeled_entities.update(ent.label_ for ent in docs[i].ents)
     return report
+
+
+def write_split(
+    docs: Sequence[Doc],
+    split: LabeledSplit,
+    labeled_path: Path,
+    unlabeled_path: Path,
+    *,
+    keep_labels: bool = False,
+    extra_unlabeled: Sequence[Doc] = (),
+) -> None:
+    """Write the labeled docs of a split unchanged (a DocBin with user data) and the rest,
+    followed by `extra_unlabeled`, as unlabeled text by unlabeled_path's suffix (see
+    sample_corpus) or, with keep_labels, as labeled docs. Both are serialised before either
+    is written, each atomically."""
+    rest = [docs[i] for i in split.unlabeled] + list(extra_unlabeled)
+    if keep_labels:
+        rest_data = DocBin(store_user_data=True, docs=rest).to_bytes()
+    else:
+        rest_data = _unlabeled_bytes(rest, unlabeled_path.suffix.lower())
+    labeled_data = DocBin(store_user_data=True, docs=[docs[i] for i in split.labeled]).to_bytes()
+    _write_atomically(labeled_path, labeled_data)
+    _write_atomically(unlabeled_path, rest_data)
 
 
 def _unlabeled_bytes(docs: Sequence[Doc], suffix: str) -> bytes:

@@ -14,6 +14,7 @@ from spacy_lowner.ratios import (
     measure_training_cost,
     ratio_table,
     run_ratio_sweep,
+    write_cost_report,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -113,3 +114,12 @@ def test_report_only_leaves_out_runs_not_finished(tmp_path, train_path):
     )
     assert [(r.system, r.ratio) for r in results] == [("base", 0.1)]
     assert "| 0.1 | 0 | 30.00 |" in (output / "results.md").read_text()
+
+
+def test_cost_report_gives_ratios_to_the_baseline(tmp_path):
+    (tmp_path / "results.md").write_text("| ratio |\n")
+    text = write_cost_report(tmp_path, {"supervised": 0.4, "ssgan": 0.6}, "supervised", "r0.1-seed0", 20, 32)
+    assert "| ssgan | 0.600 | 1.50x |" in text and "20 batches of 32 docs" in text
+    assert (tmp_path / "results.md").read_text() == "| ratio |\n" + text
+    saved = json.loads((tmp_path / "cost.json").read_text())
+    assert saved["systems"]["ssgan"]["ratio"] == pytest.approx(1.5)

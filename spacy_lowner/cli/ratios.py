@@ -1,5 +1,4 @@
 """`python -m spacy_lowner ratios`: F1 against the labeled ratio, for several systems."""
-import json
 import os
 from pathlib import Path
 from typing import List, Optional
@@ -9,7 +8,12 @@ import torch
 import typer
 from wasabi import msg
 
-from ..ratios import measure_training_cost, ratio_table, run_ratio_sweep
+from ..ratios import (
+    measure_training_cost,
+    ratio_table,
+    run_ratio_sweep,
+    write_cost_report,
+)
 from ..sampling import CoverTooLargeError
 from . import app, fail
 from .benchmark import (
@@ -20,6 +24,9 @@ from .benchmark import (
     parse_pairs,
     parse_systems,
 )
+
+# Docs per batch when timing each system's update.
+COST_BATCH_SIZE = 32
 
 
 @app.command("ratios")
@@ -87,12 +94,7 @@ def ratios_cli(
         corpus_system = next(name for name in systems if name != baseline)
         if gpu_id >= 0:  # time the updates where the sweep trained
             spacy.require_gpu(gpu_id)
-        seconds = measure_training_cost(systems, corpus_system, cost_overrides, batches=cost_batches, log=msg.text)
-        cost = {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()}
-        cost_text = f"\nTraining cost per update on the same batches ({split.name}, {cost_batches} batches of 32 docs):\n\n"
-        cost_text += "| system | s/update | vs " + baseline + " |\n|---|---|---|\n"
-        cost_text += "".join(f"| {n} | {c['seconds_per_update']:.3f} | {c['ratio']:.2f}x |\n" for n, c in cost.items())
-        (output / "cost.json").write_text(json.dumps({"split": split.name, "batches": cost_batches, "systems": cost}, indent=2))
-        with (output / "results.md").open("a", encoding="utf8") as file_:
-            file_.write(cost_text)
-        print(cost_text)
+        seconds = measure_training_cost(
+            systems, corpus_system, cost_overrides, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
+        )
+        print(write_cost_report(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE))
