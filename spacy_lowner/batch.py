@@ -4,7 +4,7 @@ Every objective works on the same padded tensor, so that all their losses sum in
 gradient on the tok2vec output and the listener is backpropagated once per batch
 (a second backprop through spacy-transformers' listener is silently dropped).
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import torch
@@ -13,6 +13,7 @@ from thinc.api import torch2xp, xp2torch
 from thinc.types import Floats2d
 from torch.nn.utils.rnn import pad_sequence
 
+from .layers.head import TaggerHead
 from .tags import TagScheme
 
 
@@ -32,6 +33,15 @@ class TaggerBatch:
     labeled: Optional[torch.Tensor] = None
     examples: Sequence[Example] = ()
     leaves: Sequence[torch.Tensor] = ()
+    _hidden: Optional[torch.Tensor] = field(default=None, init=False, repr=False)
+
+    def hidden(self, head: TaggerHead) -> torch.Tensor:
+        """The head's hidden features (B, T, width) of every doc, computed on the first call.
+        Objectives share them, so the head runs once per batch on the real tokens and all
+        terms see the same dropout mask."""
+        if self._hidden is None:
+            self._hidden = head.features(self.features)
+        return self._hidden
 
     @property
     def lengths(self) -> List[int]:

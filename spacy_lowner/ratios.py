@@ -166,7 +166,10 @@ def measure_training_cost(
     pipelines = {}
     for name, config_path in systems.items():
         nlp = init_nlp(load_config(config_path, overrides=overrides, interpolate=False))
-        pipelines[name] = (nlp, nlp.create_optimizer())
+        # As `spacy train` builds it: schedules may refer to other settings
+        # (e.g. total_steps = ${training.max_steps}).
+        optimizer = registry.resolve({"optimizer": nlp.config.interpolate()["training"]["optimizer"]})["optimizer"]
+        pipelines[name] = (nlp, optimizer)
     nlp = pipelines[corpus_system][0]
     examples = list(registry.resolve(nlp.config.interpolate()["corpora"])["train"](nlp))
     chunks = list(minibatch(examples, size=batch_size))[: batches + 1]

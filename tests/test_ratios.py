@@ -82,12 +82,19 @@ def test_sweep_resumes_and_writes_table_and_plot(tmp_path, train_path):
     assert (output / "splits" / "r0.1-seed0" / "labeled.spacy").exists()
 
 
-def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_path, weibo_docs):
+@pytest.mark.parametrize("encoder", ["cnn", "trf"])
+def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_path, weibo_docs, tiny_encoder, encoder):
     split = make_split(train_path, 0.2, 0, tmp_path / "split")
     dev = tmp_path / "dev.spacy"
     DocBin(docs=weibo_docs[2]).to_disk(dev)
-    overrides = {"paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev)}
-    configs = {"supervised": REPO_ROOT / "configs" / "weibo_cnn.cfg", "ssgan": REPO_ROOT / "configs" / "weibo_cnn_ssgan.cfg"}
+    overrides = {
+        "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
+        "paths.encoder": str(tiny_encoder),
+    }
+    configs = {
+        "supervised": REPO_ROOT / "configs" / f"weibo_{encoder}.cfg",
+        "ssgan": REPO_ROOT / "configs" / f"weibo_{encoder}_ssgan.cfg",
+    }
     seconds = measure_training_cost(configs, "ssgan", overrides, batches=2, batch_size=8, log=lambda _: None)
     assert set(seconds) == {"supervised", "ssgan"}
     assert all(value > 0 for value in seconds.values())

@@ -14,6 +14,8 @@ batch's padding mask. Paper: Seq-GAN-BERT; losses as in its parent GAN-BERT (Cro
   + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature matching). Its gradient is
   taken with `torch.autograd.grad` w.r.t. the generator's parameters only, so the generator
   step never writes into the encoder or the discriminator.
+The discriminator runs once per batch on the real tokens (the pass the `supervised`
+objective shares, `TaggerBatch.hidden`) and once on the fakes; both players' terms use it.
 At prediction the fake logit is not used: decoding goes through the head's decoder.
 """
 import warnings
@@ -41,7 +43,9 @@ class SelfAttentionGenerator(nn.Module):
     def __init__(self, noise_width: int, hidden_width: int, out_width: int, n_heads: int, dropout: float):
         super().__init__()
         self.project = nn.Linear(noise_width, hidden_width)
-        self.attention = nn.MultiheadAttention(hidden_width, n_heads, dropout=dropout, batch_first=True)
+        # No dropout on the (T x T) attention map: on CPU it costs a third of the generator's
+        # time. Dropout stays on the output layer, where GAN-BERT's generator has it.
+        self.attention = nn.MultiheadAttention(hidden_width, n_heads, batch_first=True)
         self.output = nn.Sequential(nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Linear(hidden_width, out_width))
 
     def forward(self, noise: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -132,11 +136,17 @@ class SeqGanObjective(Objective):
         if not bool(mask.any()):
             return {}
         self.generator.train()
-        real_features = head.features(batch.features)
+        real_features = batch.hidden(head)
         noise = torch.randn(*mask.shape, self.noise_width, device=mask.device)
         fakes = self.generator(noise, mask)
-        self._generator_step(head, real_features.detach(), fakes, mask)
-        fake_log_p, _ = fake_log_probs(head, head.features(fakes.detach()))
+        # The discriminator sees the fakes once, through a leaf cut from the generator's
+        # graph: its fake term then reaches the head only, and the generator's gradient is
+        # carried across the cut by hand in _generator_step.
+        fake_input = fakes.detach().requires_grad_()
+        fake_features = head.features(fake_input)
+        fake_log_p, fake_log_not_fake = fake_log_probs(head, fake_features)
+        feature_matching = F.mse_loss(fake_features[mask].mean(0), real_features.detach()[mask].mean(0))
+        self._generator_step(fakes, fake_input, -fake_log_not_fake[mask].mean() + feature_matching)
         _, real_log_not_fake = fake_log_probs(head, real_features)
         eta = unsupervised_weight(int(batch.labeled.sum()), len(mask), self.beta)
         return {
@@ -144,19 +154,16 @@ class SeqGanObjective(Objective):
             "ssgan_fake": -eta * fake_log_p[mask].mean(),
         }
 
-    def _generator_step(
-        self, head: TaggerHead, real_features: torch.Tensor, fakes: torch.Tensor, mask: torch.Tensor
-    ) -> None:
-        fake_features = head.features(fakes)
-        _, fake_log_not_fake = fake_log_probs(head, fake_features)
-        feature_matching = F.mse_loss(fake_features[mask].mean(0), real_features[mask].mean(0))
-        loss = -fake_log_not_fake[mask].mean() + feature_matching
+    def _generator_step(self, fakes: torch.Tensor, fake_input: torch.Tensor, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
             warnings.warn(f"ssgan: skipped a generator step with a non-finite loss ({float(loss.detach())})")
             return
+        # d loss / d fakes through the discriminator (its graph is kept for the
+        # discriminator's own terms), then on into the generator's parameters only: the
+        # head and the encoder get no gradient from this loss.
+        (fake_grad,) = torch.autograd.grad(loss, fake_input, retain_graph=True)
         params = [p for p in self.generator.parameters() if p.requires_grad]
-        # Gradients w.r.t. the generator only: the head and the encoder get none from this loss.
-        for param, grad in zip(params, torch.autograd.grad(loss, params)):
+        for param, grad in zip(params, torch.autograd.grad(fakes, params, grad_outputs=fake_grad)):
             param.grad = grad
         self.generator_optimizer.step()
         self.generator_optimizer.zero_grad(set_to_none=True)

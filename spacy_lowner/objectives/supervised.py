@@ -26,7 +26,7 @@ class SupervisedObjective(Objective):
         known = gold >= 0
         if not bool(known.any()):
             return {}
-        scores = head(batch.features[labeled])
+        scores = head.emission(batch.hidden(head)[labeled])
         if head.crf is not None:
             loss = -head.crf.log_likelihood(scores, gold, mask).mean()
         else:

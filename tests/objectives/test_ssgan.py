@@ -1,5 +1,6 @@
 import copy
 import warnings
+from dataclasses import replace
 
 import pytest
 import spacy
@@ -145,6 +146,16 @@ def test_update_trains_discriminator_but_never_hands_generator_to_spacy(initiali
     assert all(p.grad is None for p in ssgan.generator.parameters())
 
 
+def test_one_update_runs_the_discriminator_once_on_real_and_once_on_fake_tokens(initialized, mixed_examples):
+    nlp, optimizer = initialized()
+    ner = nlp.get_pipe("lowner_ner")
+    widths = []
+    ner.head.hidden.register_forward_hook(lambda module, inputs, output: widths.append(inputs[0].shape[0]))
+    nlp.update(mixed_examples, sgd=optimizer)
+    # the supervised and ssgan terms share the pass over all 16 real docs; one pass over the fakes
+    assert widths == [16, 16]
+
+
 def test_padding_does_not_reach_the_losses(initialized, mixed_examples):
     nlp, _ = initialized()
     ner = nlp.get_pipe("lowner_ner")
@@ -155,9 +166,8 @@ def test_padding_does_not_reach_the_losses(initialized, mixed_examples):
     assert not batch.mask.all()
     torch.manual_seed(1)
     clean = ssgan(batch, ner.head)
-    batch.features = batch.features.masked_fill(~batch.mask.unsqueeze(-1), 1e3)
     torch.manual_seed(1)
-    noisy = ssgan(batch, ner.head)
+    noisy = ssgan(replace(batch, features=batch.features.masked_fill(~batch.mask.unsqueeze(-1), 1e3)), ner.head)
     for key in clean:
         assert clean[key].item() == pytest.approx(noisy[key].item(), rel=1e-5)
 
