@@ -10,7 +10,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lowner.batch import training_batch
-from spacy_lowner.objectives.ssgan import FAKE_LOGIT, make_ssgan, unsupervised_weight
+from spacy_lowner.objectives.ssgan import FAKE_LOGIT, fake_log_probs, make_ssgan, unsupervised_weight
 
 
 def make_pipeline(vocab, tok2vec, generator="self_attention", hidden_width=16):
@@ -130,6 +130,31 @@ def test_generator_step_changes_neither_encoder_nor_discriminator(initialized, m
     for (node, name), value in encoder_before.items():
         assert (node.get_param(name) == value).all()
         assert not node.has_grad(name) or not node.get_grad(name).any()
+
+
+def test_generator_gradient_across_the_detached_fakes_equals_the_direct_one(initialized, mixed_examples, monkeypatch):
+    nlp, _ = initialized()
+    ner = nlp.get_pipe("lowner_ner")
+    ner.head.eval()
+    ssgan = ner.objectives["ssgan"]
+    ssgan.generator.eval()  # no dropout: both ways see the same function
+    batch = batch_for(ner, mixed_examples)
+    mask = batch.mask
+    fakes = ssgan.generator(torch.randn(*mask.shape, ssgan.noise_width), mask)
+    params = list(ssgan.generator.parameters())
+
+    def generator_loss(vectors):
+        return -fake_log_probs(ner.head, ner.head.features(vectors))[1][mask].mean()
+
+    direct = torch.autograd.grad(generator_loss(fakes), params, retain_graph=True)
+    assert all(bool(grad.any()) for grad in direct)
+    stepped = []
+    monkeypatch.setattr(ssgan.generator_optimizer, "step", lambda: stepped.extend(p.grad.clone() for p in params))
+    fake_input = fakes.detach().requires_grad_()
+    ssgan._generator_step(fakes, fake_input, generator_loss(fake_input))
+    assert len(stepped) == len(params)
+    for got, want in zip(stepped, direct):
+        torch.testing.assert_close(got, want)
 
 
 def test_update_trains_discriminator_but_never_hands_generator_to_spacy(initialized, mixed_examples):
