@@ -10,7 +10,12 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lowner.batch import training_batch
-from spacy_lowner.objectives.ssgan import FAKE_LOGIT, fake_log_probs, make_ssgan, unsupervised_weight
+from spacy_lowner.objectives.ssgan import (
+    FAKE_LOGIT,
+    fake_log_probs,
+    make_ssgan,
+    unsupervised_weight,
+)
 
 
 def make_pipeline(vocab, tok2vec, generator="self_attention", hidden_width=16):
