@@ -166,12 +166,13 @@ def measure_training_cost(
     pipelines = {}
     for name, config_path in systems.items():
         nlp = init_nlp(load_config(config_path, overrides=overrides, interpolate=False))
-        # As `spacy train` builds it: schedules may refer to other settings
+        # As `spacy train` resolves them: schedules may refer to other settings
         # (e.g. total_steps = ${training.max_steps}).
-        optimizer = registry.resolve({"optimizer": nlp.config.interpolate()["training"]["optimizer"]})["optimizer"]
+        config = nlp.config.interpolate()
+        optimizer = registry.resolve({"optimizer": config["training"]["optimizer"]})["optimizer"]
         pipelines[name] = (nlp, optimizer)
-    nlp = pipelines[corpus_system][0]
-    examples = list(registry.resolve(nlp.config.interpolate()["corpora"])["train"](nlp))
+        if name == corpus_system:
+            examples = list(registry.resolve(config["corpora"])["train"](nlp))
     chunks = list(minibatch(examples, size=batch_size))[: batches + 1]
     seconds = {name: 0.0 for name in pipelines}
     for i, chunk in enumerate(chunks):
