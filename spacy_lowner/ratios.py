@@ -4,8 +4,10 @@ For each ratio and seed, one low-resource split (spacy_lowner.sampling: every en
 present) is drawn and shared by every system; the rest of train, plus any extra unlabeled
 text, is the unlabeled part. Each system trains on it with `spacy train` (model chosen on
 dev) and is scored on test. Runs are resumable, as in the benchmark module, and the table
-and plot are rewritten after every run, so a sweep cut short still reports what it has.
-The training cost of each system is measured in one process on the same batches.
+and plot are rewritten after every run from all the runs finished in the output folder, so
+a sweep cut short still reports what it has, and sweeps over other ratios or systems (or
+running beside it) add rows instead of replacing the table. The training cost of each
+system is measured in one process on the same batches.
 """
 import json
 import statistics
@@ -56,9 +58,9 @@ def run_ratio_sweep(
     train_missing: bool = True,
     log: Callable = print,
 ) -> List[RunResult]:
-    """Ratio-major: the smallest ratios, where the systems differ most, finish first.
-    train_missing=False only reports the runs that finished before."""
-    results: List[RunResult] = []
+    """Train the missing runs, ratio-major: the smallest ratios, where the systems differ
+    most, finish first. train_missing=False trains nothing. Reports and returns every run
+    finished in output, including those of other ratios and systems."""
     total = len(ratios) * len(seeds) * len(systems)
     done = 0
     for ratio in ratios:
@@ -79,17 +81,36 @@ def run_ratio_sweep(
                     log(f"{prefix}: not run yet, left out")
                     continue
                 result, trained = train_and_score(system, seed, config, run_dir, test_path, run_overrides, gpu_id, log)
-                result.ratio = ratio
-                results.append(result)
                 log(f"{prefix}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}" + ("" if trained else " (done before)"))
-                write_reports(results, output, baseline, title)
+                if trained:
+                    write_reports(finished_runs(output, list(systems)), output, baseline, title)
+    results = finished_runs(output, list(systems))
+    write_reports(results, output, baseline, title)
     return results
 
 
+def finished_runs(output: Path, systems: Sequence[str]) -> List[RunResult]:
+    """Every run finished under output/runs, whichever sweep trained it, so that sweeps over
+    other ratios or systems, or run in parallel, never drop each other's rows from the
+    reports. The given systems come first, in their order."""
+    results = []
+    for result_file in output.glob("runs/r*/*/result.json"):
+        result = RunResult(**json.loads(result_file.read_text()))
+        result.ratio = float(result_file.parent.parent.name[1:])  # runs/r{ratio}/{system}-seed{seed}
+        results.append(result)
+    order = {name: i for i, name in enumerate(systems)}
+    return sorted(results, key=lambda r: (order.get(r.system, len(order)), r.system, r.ratio, r.seed))
+
+
 def write_reports(results: List[RunResult], output: Path, baseline: Optional[str], title: str) -> None:
+    """results.json, results.md (with the training cost measured before, if any) and the plot."""
     output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-    (output / "results.md").write_text(ratio_table(results, baseline) + "\n")
+    text = ratio_table(results, baseline) + "\n"
+    cost_file = output / "cost.json"
+    if cost_file.exists():
+        text += "\n" + cost_table(json.loads(cost_file.read_text()))
+    (output / "results.md").write_text(text)
     plot_ratios(results, output / "f1_by_ratio.png", title)
 
 
@@ -186,16 +207,22 @@ def measure_training_cost(
     return {name: total / n for name, total in seconds.items()}
 
 
-def write_cost_report(
+def save_training_cost(
     output: Path, seconds: Dict[str, float], baseline: str, split: str, batches: int, batch_size: int
-) -> str:
-    """Save measure_training_cost's figures to cost.json and as a table under results.md;
-    return the table."""
-    cost = {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()}
-    text = f"\nTraining cost per update on the same batches ({split}, {batches} batches of {batch_size} docs):\n\n"
-    text += f"| system | s/update | vs {baseline} |\n|---|---|---|\n"
-    text += "".join(f"| {name} | {c['seconds_per_update']:.3f} | {c['ratio']:.2f}x |\n" for name, c in cost.items())
-    (output / "cost.json").write_text(json.dumps({"split": split, "batches": batches, "systems": cost}, indent=2))
-    with (output / "results.md").open("a", encoding="utf8") as file_:
-        file_.write(text)
-    return text
+) -> Dict:
+    """Save measure_training_cost's figures, with each system's ratio to the baseline, to
+    cost.json (write_reports puts them under the table); return what was saved."""
+    cost = {
+        "split": split, "batches": batches, "batch_size": batch_size, "baseline": baseline,
+        "systems": {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()},
+    }
+    (output / "cost.json").write_text(json.dumps(cost, indent=2))
+    return cost
+
+
+def cost_table(cost: Dict) -> str:
+    text = f"Training cost per update on the same batches ({cost['split']}, {cost['batches']} batches of {cost['batch_size']} docs):\n\n"
+    text += f"| system | s/update | vs {cost['baseline']} |\n|---|---|---|\n"
+    return text + "".join(
+        f"| {name} | {c['seconds_per_update']:.3f} | {c['ratio']:.2f}x |\n" for name, c in cost["systems"].items()
+    )

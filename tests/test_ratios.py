@@ -14,7 +14,8 @@ from spacy_lowner.ratios import (
     measure_training_cost,
     ratio_table,
     run_ratio_sweep,
-    write_cost_report,
+    save_training_cost,
+    write_reports,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,13 @@ def result(system, seed, ratio, f):
         system, seed, f"{system}.cfg", steps=10, epochs=1, train_seconds=1.0, dev_f=f,
         test={"ents_f": f}, ratio=ratio,
     )
+
+
+def finish_run(output, ratio, system, f):
+    """A run's folder as a finished sweep leaves it: only result.json counts."""
+    run_dir = output / "runs" / f"r{ratio}" / f"{system}-seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, None, f))))
 
 
 @pytest.fixture
@@ -67,9 +75,7 @@ def test_table_compares_with_the_baseline_on_shared_seeds():
 def test_sweep_resumes_and_writes_table_and_plot(tmp_path, train_path):
     output = tmp_path / "out"
     for system, f in (("base", 0.3), ("ssgan", 0.35)):
-        run_dir = output / "runs" / "r0.1" / f"{system}-seed0"
-        run_dir.mkdir(parents=True)
-        (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, None, f))))
+        finish_run(output, 0.1, system, f)
     # The configs do not exist: any attempt to train would fail.
     results = run_ratio_sweep(
         {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1], [0], output,
@@ -112,9 +118,7 @@ def test_cli_rejects_bad_ratios(tmp_path, train_path, ratios, message):
 
 def test_report_only_leaves_out_runs_not_finished(tmp_path, train_path):
     output = tmp_path / "out"
-    run_dir = output / "runs" / "r0.1" / "base-seed0"
-    run_dir.mkdir(parents=True)
-    (run_dir / "result.json").write_text(json.dumps(asdict(result("base", 0, None, 0.3))))
+    finish_run(output, 0.1, "base", 0.3)
     results = run_ratio_sweep(
         {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1, 0.5], [0], output,
         train_path, train_path, train_path, {}, baseline="base", train_missing=False, log=lambda _: None,
@@ -123,10 +127,49 @@ def test_report_only_leaves_out_runs_not_finished(tmp_path, train_path):
     assert "| 0.1 | 0 | 30.00 |" in (output / "results.md").read_text()
 
 
-def test_cost_report_gives_ratios_to_the_baseline(tmp_path):
-    (tmp_path / "results.md").write_text("| ratio |\n")
-    text = write_cost_report(tmp_path, {"supervised": 0.4, "ssgan": 0.6}, "supervised", "r0.1-seed0", 20, 32)
-    assert "| ssgan | 0.600 | 1.50x |" in text and "20 batches of 32 docs" in text
-    assert (tmp_path / "results.md").read_text() == "| ratio |\n" + text
-    saved = json.loads((tmp_path / "cost.json").read_text())
-    assert saved["systems"]["ssgan"]["ratio"] == pytest.approx(1.5)
+def test_cost_stays_under_the_table_when_the_reports_are_rewritten(tmp_path):
+    save_training_cost(tmp_path, {"supervised": 0.4, "ssgan": 0.6}, "supervised", "r0.1-seed0", 20, 32)
+    assert json.loads((tmp_path / "cost.json").read_text())["systems"]["ssgan"]["ratio"] == pytest.approx(1.5)
+    for results in ([result("supervised", 0, 0.1, 0.3)], [result("supervised", 0, 0.1, 0.3), result("ssgan", 0, 0.1, 0.4)]):
+        write_reports(results, tmp_path, "supervised", "")
+        text = (tmp_path / "results.md").read_text()
+        assert "(r0.1-seed0, 20 batches of 32 docs)" in text
+        assert text.endswith("| supervised | 0.400 | 1.00x |\n| ssgan | 0.600 | 1.50x |\n")
+    assert "| 0.1 | 0 | 30.00 | 40.00 | +10.00 |" in text
+
+
+def test_reports_keep_the_runs_of_other_sweeps_in_the_folder(tmp_path, train_path):
+    """Two sweeps into one folder, over other ratios and systems (as when they run in
+    parallel): the table written last holds the rows of both."""
+    output = tmp_path / "out"
+    for ratio, system, f in ((0.1, "base", 0.3), (0.1, "ssgan", 0.35), (0.5, "base", 0.5), (0.5, "other", 0.6)):
+        finish_run(output, ratio, system, f)
+    (output / "runs" / "r0.5" / "ssgan-seed0").mkdir()  # started, not finished
+    results = run_ratio_sweep(
+        {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1], [0], output,
+        train_path, train_path, train_path, {}, baseline="base", log=lambda _: None,
+    )
+    assert [(r.system, r.ratio) for r in results] == [("base", 0.1), ("base", 0.5), ("ssgan", 0.1), ("other", 0.5)]
+    lines = (output / "results.md").read_text().splitlines()
+    assert lines[0] == "| ratio | seeds | base test F1 | ssgan test F1 | other test F1 | ssgan − base | other − base |"
+    assert lines[2:] == ["| 0.1 | 0 | 30.00 | 35.00 | - | +5.00 | - |", "| 0.5 | 0 | 50.00 | - | 60.00 | - | +10.00 |"]
+
+
+def test_cli_reports_the_finished_runs_with_the_training_cost_under_them(tmp_path, train_path):
+    output = tmp_path / "out"
+    for system, f in (("supervised", 0.3), ("ssgan", 0.35)):
+        finish_run(output, 0.1, system, f)
+    configs = REPO_ROOT / "configs"
+    args = [
+        "ratios", str(output), "-s", f"supervised={configs / 'weibo_cnn.cfg'}", "-s", f"ssgan={configs / 'weibo_cnn_ssgan.cfg'}",
+        "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path), "--ratios", "0.1", "--seeds", "0",
+        "--baseline", "supervised", "--report-only", "--cost-batches", "1",
+    ]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 0, run.output
+    text = (output / "results.md").read_text()
+    assert "| 0.1 | 0 | 30.00 | 35.00 | +5.00 |" in text
+    assert "| supervised | " in text.split("Training cost per update")[1]
+    cost = json.loads((output / "cost.json").read_text())
+    assert cost["split"] == "r0.1-seed0" and cost["systems"]["supervised"]["ratio"] == 1.0
+    assert cost["systems"]["ssgan"]["seconds_per_update"] > 0

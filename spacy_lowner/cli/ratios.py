@@ -9,10 +9,12 @@ import typer
 from wasabi import msg
 
 from ..ratios import (
+    cost_table,
     measure_training_cost,
     ratio_table,
     run_ratio_sweep,
-    write_cost_report,
+    save_training_cost,
+    write_reports,
 )
 from ..sampling import CoverTooLargeError
 from . import app, fail
@@ -49,7 +51,7 @@ def ratios_cli(
         20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
     ),
     title: str = typer.Option("", help="Title of the plot."),
-    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the runs finished so far."),
+    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the runs finished in OUTPUT so far."),
     gpu_id: int = GPU_OPTION,
     threads: int = typer.Option(
         0, help="CPU threads per training run (OMP_NUM_THREADS); 1 is fastest for small models on a busy CPU. 0: leave as is."
@@ -60,7 +62,9 @@ def ratios_cli(
 
     Writes a table of test F1 (mean ± std over seeds) per ratio and a plot with a std band.
     Finished runs are skipped, so an interrupted sweep resumes; the reports are rewritten
-    after every run. Then times one update of each system on the same batches.
+    after every run and cover every run finished in OUTPUT, so sweeps over other ratios or
+    systems into the same folder (even in parallel) add to the table. Then times one update
+    of each system on the same batches (cost.json, shown under the table).
     """
     systems = parse_systems(system, baseline)
     ratio_list = parse_numbers(ratios, float, "--ratios")
@@ -97,4 +101,6 @@ def ratios_cli(
         seconds = measure_training_cost(
             systems, corpus_system, cost_overrides, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
         )
-        print(write_cost_report(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE))
+        cost = save_training_cost(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE)
+        write_reports(results, output, baseline, title)
+        print(cost_table(cost))
