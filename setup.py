@@ -20,7 +20,9 @@ setup(
     ],
     extras_require={
         "cuda12x": ["cupy-cuda12x"],
-        "test": ["pytest", "seqeval==1.2.2"],
+        # what the tests import: seqeval is the scorer's reference, matplotlib draws the
+        # ratio benchmark's plot
+        "test": ["pytest", "seqeval==1.2.2", "matplotlib>=3.7"],
         # the ratio benchmark's plot
         "benchmark": ["matplotlib>=3.7"],
     },
@@ -37,6 +39,9 @@ setup(
         "spacy_readers": [
             "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.corpora.readers:create_tagged_corpus",
             "spacy_lowner.MixedCorpus.v1 = spacy_lowner.corpora.readers:create_mixed_corpus",
+        ],
+        "spacy_callbacks": [
+            "spacy_lowner.check_encoders.v1 = spacy_lowner.encoders.availability:make_check_encoders",
         ],
         "spacy_lowner_objectives": [
             "supervised = spacy_lowner.objectives.supervised:make_supervised",

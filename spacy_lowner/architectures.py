@@ -9,6 +9,7 @@ from thinc.api import Model, PyTorchWrapper_v3
 from thinc.types import Floats2d, Ints1d
 
 from .batch import pad_features
+from .errors import NonFiniteScoresError
 from .layers.head import TaggerHead, deserialize_head, serialize_head
 
 
@@ -52,15 +53,28 @@ def init(model: Model, X: List[Doc] = None, Y=None) -> None:
 def forward(model: Model, docs: List[Doc], is_train: bool):
     if is_train:
         raise NotImplementedError("lowner_ner trains through its update() method")
+    paths = [numpy.zeros(0, dtype="int64") for _ in docs]
+    # Empty docs get no tags and never reach the tok2vec: spacy-transformers' pooling fails
+    # on a batch whose docs are all empty.
+    filled = [i for i, doc in enumerate(docs) if len(doc)]
+    if not filled:
+        return paths, _no_backprop
     head = head_module(model)
-    tokvecs = model.get_ref("tok2vec").predict(docs)
+    tokvecs = model.get_ref("tok2vec").predict([docs[i] for i in filled])
     batch = pad_features(tokvecs, requires_grad=False)
-    if batch.features.shape[1] == 0:
-        return [numpy.zeros(0, dtype="int64") for _ in docs], _no_backprop
     head.eval()
     with torch.no_grad():
-        paths = head.decode(head(batch.features), batch.mask).cpu().numpy()
-    return [path[:n] for path, n in zip(paths, batch.lengths)], _no_backprop
+        scores = head(batch.features)
+        if not bool(torch.isfinite(scores[batch.mask]).all()):
+            # A model whose weights diverged would otherwise tag everything O, silently.
+            raise NonFiniteScoresError(
+                "lowner_ner: the model gives non-finite tag scores (its weights are broken, e.g. "
+                "by training that diverged); retrain it with a lower learning rate"
+            )
+        decoded = head.decode(scores, batch.mask).cpu().numpy()
+    for i, path, n in zip(filled, decoded, batch.lengths):
+        paths[i] = path[:n]
+    return paths, _no_backprop
 
 
 def _no_backprop(d_output):

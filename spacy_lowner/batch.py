@@ -59,7 +59,10 @@ def pad_features(tokvecs: Sequence[Floats2d], *, requires_grad: bool) -> TaggerB
     """Stack per-doc (n_i, D) arrays into (B, T, D) on the arrays' own device."""
     # Listener outputs can be half precision on GPU; the head and its losses run in float32.
     leaves = [xp2torch(vecs, requires_grad=requires_grad) for vecs in tokvecs]
-    features = pad_sequence([leaf.float() for leaf in leaves], batch_first=True)
+    # A listener gives an empty doc a (0, 0) array, whatever the width of the others.
+    width = max((leaf.shape[1] for leaf in leaves if leaf.ndim == 2), default=0)
+    rows = [leaf.float() if leaf.numel() else leaf.float().reshape(0, width) for leaf in leaves]
+    features = pad_sequence(rows, batch_first=True)
     lengths = torch.tensor([leaf.shape[0] for leaf in leaves], device=features.device)
     positions = torch.arange(features.shape[1], device=features.device)
     mask = positions.unsqueeze(0) < lengths.unsqueeze(1)

@@ -8,6 +8,7 @@ import keyword
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Dict, Sequence
 
@@ -21,6 +22,8 @@ from spacy.cli.package import (
     get_meta,
 )
 from spacy.schemas import ModelMetaSchema, validate
+
+from .outputs import OutputError, check_outputs, replace_folder
 
 # The one expression in spaCy's setup.py template that adds the language prefix.
 _PREFIXED_NAME = "str(meta['lang'] + '_' + meta['name'])"
@@ -62,19 +65,32 @@ def package_pipeline(
     After `pip install` of the wheel, `spacy.load(name)` loads the pipeline.
     requirements: added to those of the pipeline's meta.json and those derived from its
         config (e.g. spacy-lowner, spacy-transformers).
-    force: replace an existing `<output_dir>/<name>-<version>` folder.
+    force: replace an existing `<output_dir>/<name>-<version>` folder (not one that holds
+        the input, nor one inside it).
     """
     check_name(name)
     check_version(version)
+    input_dir = Path(input_dir)
     check_pipeline_dir(input_dir)
     main_path = Path(output_dir) / f"{name}-{version}"
+    try:
+        check_outputs([main_path], [input_dir])
+    except OutputError as err:
+        raise PackagingError(str(err)) from None
     if main_path.exists() and not force:
         raise PackagingError(f"{main_path} already exists; delete it or use force (--force)")
     meta = build_meta(input_dir, name, version, requirements)
-    if main_path.exists():
-        shutil.rmtree(main_path)
-    write_package_dir(Path(input_dir), main_path, meta)
-    return build_wheel(main_path)
+    # Built beside its destination and moved into place only once the wheel exists, so a
+    # failure leaves an old package (force) as it was.
+    main_path.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{main_path.name}.", suffix=".tmp", dir=main_path.parent))
+    try:
+        write_package_dir(input_dir, building / main_path.name, meta)
+        wheel = build_wheel(building / main_path.name)
+        replace_folder(building / main_path.name, main_path)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return main_path / "dist" / wheel.name
 
 
 def check_name(name: str) -> None:

@@ -1,12 +1,13 @@
 """The trainable NER component `lowner_ner`."""
 import warnings
 from itertools import islice
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import torch
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.training.iob_utils import biluo_tags_to_spans
 from spacy.vocab import Vocab
@@ -15,6 +16,7 @@ from thinc.types import Ints1d
 
 from .architectures import head_module
 from .batch import training_batch
+from .errors import ModelLoadError, TrainingDivergedError
 from .layers.head import DECODERS, TaggerHead
 from .objectives import Objective
 from .registry import lowner_objectives
@@ -76,6 +78,27 @@ def make_lowner_ner(
     )
 
 
+# Batches in a row with a non-finite loss after which training stops: one can be a fluke,
+# several mean the weights have diverged and nothing later will train.
+MAX_NON_FINITE_BATCHES = 3
+
+
+def without_edge_whitespace(spans: Iterable[Span]) -> List[Span]:
+    """The spans with whitespace tokens cut from both ends; spans of whitespace alone dropped.
+    A tagger can put a tag on a whitespace token (there is none in the training data to say
+    otherwise), and an entity "   " or " 北京" is never what a user wants."""
+    kept = []
+    for span in spans:
+        start, end, doc = span.start, span.end, span.doc
+        while start < end and doc[start].is_space:
+            start += 1
+        while end > start and doc[end - 1].is_space:
+            end -= 1
+        if start < end:
+            kept.append(span if (start, end) == (span.start, span.end) else Span(doc, start, end, span.label))
+    return kept
+
+
 class LowNERTagger(TrainablePipe):
     def __init__(
         self,
@@ -107,6 +130,7 @@ class LowNERTagger(TrainablePipe):
         self.scorer = scorer
         self.cfg: Dict = {"labels": [], "scheme": scheme, "decoder": decoder}
         self._scheme_key: Optional[tuple] = None  # what the cached TagScheme was built from
+        self._non_finite_batches = 0  # in a row; see _skip_non_finite
 
     @property
     def labels(self) -> tuple:
@@ -170,7 +194,19 @@ class LowNERTagger(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
         scheme = self.scheme
         for doc, ids in zip(docs, tag_ids):
-            doc.ents = biluo_tags_to_spans(doc, scheme.to_biluo(ids.tolist()))
+            doc.ents = without_edge_whitespace(biluo_tags_to_spans(doc, scheme.to_biluo(ids.tolist())))
+
+    def from_disk(self, path, *, exclude=tuple()) -> "LowNERTagger":
+        try:
+            return super().from_disk(path, exclude=exclude)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+            raise ModelLoadError(f"{Path(path) / 'model'}: cannot load the {self.name} component: {err}") from err
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()) -> "LowNERTagger":
+        try:
+            return super().from_bytes(bytes_data, exclude=exclude)
+        except (ValueError, RuntimeError, KeyError, TypeError) as err:
+            raise ModelLoadError(f"cannot load the {self.name} component from bytes: {err}") from err
 
     def update(
         self,
@@ -201,10 +237,13 @@ class LowNERTagger(TrainablePipe):
             return losses
         total = torch.stack(list(terms.values())).sum()
         if not torch.isfinite(total):
-            warnings.warn(f"{self.name}: skipped a batch with a non-finite loss ({terms})")
+            self._skip_non_finite(terms)
             return losses
+        self._non_finite_batches = 0
         total.backward()
         backprop_tokvecs(batch.input_gradients())
+        for objective in self.objectives.values():
+            objective.batch_accepted()
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += float(total.detach())
@@ -214,3 +253,29 @@ class LowNERTagger(TrainablePipe):
         for key, value in reported.items():
             losses[f"{self.name}_{key}"] = losses.get(f"{self.name}_{key}", 0.0) + value
         return losses
+
+    def _skip_non_finite(self, terms: Dict[str, torch.Tensor]) -> None:
+        """Skip a batch whose loss is NaN or infinite; stop training when it happens again and
+        again (the weights have diverged, and every later batch would be skipped too)."""
+        self._non_finite_batches += 1
+        values = ", ".join(f"{key} {float(value.detach()):.3g}" for key, value in terms.items())
+        if self._non_finite_batches >= MAX_NON_FINITE_BATCHES:
+            raise TrainingDivergedError(
+                f"{self.name}: training diverged: {self._non_finite_batches} batches in a row had a "
+                f"non-finite loss ({values}). Lower the learning rate ([training.optimizer]) and train again."
+            )
+        warnings.warn(f"{self.name}: skipped a batch with a non-finite loss ({values})")
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Step the weights, check them, then let the objectives act on the new weights (side
+        optimizers, teachers)."""
+        super().finish_update(sgd)
+        head = self.head
+        broken = [name for name, param in head.named_parameters() if not bool(torch.isfinite(param).all())]
+        if broken:
+            raise TrainingDivergedError(
+                f"{self.name}: training diverged: the optimizer step made {', '.join(broken)} non-finite. "
+                "Lower the learning rate ([training.optimizer]) and train again."
+            )
+        for objective in self.objectives.values():
+            objective.after_step()

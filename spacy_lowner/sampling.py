@@ -17,9 +17,9 @@ from typing import FrozenSet, List, Optional, Sequence, Union
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from .corpora.convert import _write_atomically
 from .corpora.docs import tokens_only
 from .corpora.readers import UNLABELED_SUFFIXES
+from .outputs import check_outputs, write_files
 
 
 class CoverTooLargeError(ValueError):
@@ -165,12 +165,19 @@ def sample_corpus(
         raise ValueError(f"The unlabeled output must be {', '.join(UNLABELED_SUFFIXES)}; got {unlabeled_path}")
     if keep_labels and suffix != ".spacy":
         raise ValueError(f"With keep_labels the rest must be a .spacy file, got {unlabeled_path}")
-    if labeled_path.resolve() == unlabeled_path.resolve():
-        raise ValueError(f"The labeled and unlabeled outputs are the same file: {labeled_path}")
+    check_outputs([labeled_path, unlabeled_path], [input_path])
     try:
         docs = list(DocBin().from_disk(input_path).get_docs(Vocab()))
     except ValueError as err:  # E1014: not a DocBin
         raise ValueError(f"{input_path}: {err}") from None
+    unannotated = [i for i, doc in enumerate(docs, start=1) if not doc.has_annotation("ENT_IOB")]
+    if unannotated:
+        raise ValueError(
+            f"{input_path}: {len(unannotated)} of {len(docs)} docs have no entity annotation (the "
+            f"first is doc {unannotated[0]}); sample splits a labeled corpus, not unlabeled text"
+        )
+    if not docs:
+        raise ValueError(f"{input_path}: no docs to sample from")
     split = sample_labeled(docs, ratio=ratio, count=count, seed=seed)
     write_split(docs, split, labeled_path, unlabeled_path, keep_labels=keep_labels)
     report = SampleReport(split)
@@ -192,16 +199,14 @@ def write_split(
 ) -> None:
     """Write the labeled docs of a split unchanged (a DocBin with user data) and the rest,
     followed by `extra_unlabeled`, as unlabeled text by unlabeled_path's suffix (see
-    sample_corpus) or, with keep_labels, as labeled docs. Both are serialised before either
-    is written, each atomically."""
+    sample_corpus) or, with keep_labels, as labeled docs: both files or neither."""
     rest = [docs[i] for i in split.unlabeled] + list(extra_unlabeled)
     if keep_labels:
         rest_data = DocBin(store_user_data=True, docs=rest).to_bytes()
     else:
         rest_data = _unlabeled_bytes(rest, unlabeled_path.suffix.lower())
     labeled_data = DocBin(store_user_data=True, docs=[docs[i] for i in split.labeled]).to_bytes()
-    _write_atomically(labeled_path, labeled_data)
-    _write_atomically(unlabeled_path, rest_data)
+    write_files({labeled_path: labeled_data, unlabeled_path: rest_data})
 
 
 def _unlabeled_bytes(docs: Sequence[Doc], suffix: str) -> bytes:

@@ -40,3 +40,20 @@ def test_transformer_listener_handles_docs_longer_than_the_window(tiny_encoder, 
     doc = nlp(long_text)
     assert len(doc) == len(long_text) > 600
     assert all(0 <= ent.start < ent.end <= len(doc) for ent in doc.ents)
+
+
+def test_transformer_path_handles_empty_and_whitespace_docs(tiny_encoder, weibo_docs):
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh", vocab=vocab)
+    nlp.add_pipe("transformer", config={"model": {**TRANSFORMER["model"], "name": str(tiny_encoder)}})
+    nlp.add_pipe("lowner_ner", config={"model": LISTENER})
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]]
+    optimizer = nlp.initialize(lambda: examples)
+    assert nlp("").ents == ()
+    assert [len(doc) for doc in nlp.pipe(["", "我们", ""])] == [0, 2, 0]
+    assert nlp("   ").ents == ()
+    empty = Example(nlp.make_doc(""), nlp.make_doc(""))
+    blank = Example.from_dict(nlp.make_doc("  "), {"entities": []})
+    losses = nlp.update([empty, examples[0], blank, examples[1]], sgd=optimizer)
+    assert losses["lowner_ner"] > 0
+    assert nlp.update([empty], sgd=optimizer)["lowner_ner"] == 0.0

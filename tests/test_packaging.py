@@ -1,5 +1,6 @@
 """Package a small lowner_ner pipeline, install the wheel, load it by its exact name."""
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -82,3 +83,34 @@ def test_existing_output_needs_force(pipeline_dir, tmp_path):
     (tmp_path / f"{NAME}-0.0.0").mkdir()
     with pytest.raises(PackagingError, match="already exists"):
         package_pipeline(pipeline_dir, tmp_path, NAME)
+
+
+def test_input_inside_the_folder_it_would_replace_is_refused(pipeline_dir, tmp_path):
+    out = tmp_path / "out"
+    inner = out / f"{NAME}-0.0.0" / "model"
+    shutil.copytree(pipeline_dir, inner)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    runner = CliRunner()
+    result = runner.invoke(app, ["package", str(inner), str(out), "--name", NAME, "--force"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "contains the input" in " ".join(result.output.split())
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    with pytest.raises(PackagingError, match="is inside the input"):
+        package_pipeline(inner, inner / "packages", NAME)
+
+
+def test_failed_build_leaves_the_old_package(pipeline_dir, tmp_path, monkeypatch):
+    from spacy_lowner import packaging
+
+    old = tmp_path / f"{NAME}-0.0.0"
+    old.mkdir()
+    (old / "keep.txt").write_text("old package", encoding="utf8")
+
+    def broken_build(main_path):
+        raise PackagingError("Building the wheel failed")
+
+    monkeypatch.setattr(packaging, "build_wheel", broken_build)
+    with pytest.raises(PackagingError, match="Building the wheel failed"):
+        package_pipeline(pipeline_dir, tmp_path, NAME, force=True)
+    assert [p.name for p in tmp_path.iterdir()] == [old.name]
+    assert (old / "keep.txt").read_text(encoding="utf8") == "old package"

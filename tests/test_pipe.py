@@ -6,7 +6,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-from spacy_lowner.pipe import LowNERTagger
+from spacy_lowner.errors import ModelLoadError, NonFiniteScoresError, TrainingDivergedError
+from spacy_lowner.pipe import MAX_NON_FINITE_BATCHES, LowNERTagger
 
 
 @pytest.fixture
@@ -111,8 +112,63 @@ def test_empty_docs_in_prediction_and_training(make_nlp, train_examples):
     empty = Example(nlp.make_doc(""), nlp.make_doc(""))
     losses = nlp.update([empty], sgd=optimizer)
     assert losses["lowner_ner"] == 0.0
-    losses = nlp.update([empty] + train_examples[:4], sgd=optimizer)
+    blank = Example.from_dict(nlp.make_doc("   "), {"entities": []})
+    losses = nlp.update([empty, blank] + train_examples[:4], sgd=optimizer)
     assert numpy.isfinite(losses["lowner_ner"]) and losses["lowner_ner"] > 0
+    assert nlp("   ").ents == ()
+
+
+def tag_everything(ner, label):
+    """Make the head give B-label to the first token and I-label to the rest, whatever they are."""
+    tags = ner.scheme.tags
+    with torch.no_grad():
+        ner.head.emission.weight.zero_()
+        ner.head.emission.bias.fill_(-100.0)
+        ner.head.emission.bias[tags.index(f"I-{label}")] = 10.0
+        ner.head.emission.bias[tags.index(f"B-{label}")] = 9.0
+
+
+def test_whitespace_is_never_an_entity(make_nlp, train_examples):
+    nlp = make_nlp()
+    nlp.initialize(lambda: train_examples)
+    label = nlp.get_pipe("lowner_ner").labels[0]
+    tag_everything(nlp.get_pipe("lowner_ner"), label)
+    assert nlp("   ").ents == ()
+    doc = nlp(" 北京  是 ")
+    assert [(ent.text, ent.label_) for ent in doc.ents] == [("北京  是", label)]
+
+
+def test_non_finite_loss_is_skipped_then_stops_training(make_nlp, train_examples, monkeypatch):
+    nlp = make_nlp()
+    optimizer = nlp.initialize(lambda: train_examples)
+    ner = nlp.get_pipe("lowner_ner")
+    supervised = ner.objectives["supervised"]
+    monkeypatch.setattr(type(supervised), "__call__", lambda self, batch, head: {"supervised": torch.tensor(float("nan"))})
+    before = ner.head.emission.weight.detach().clone()
+    for _ in range(MAX_NON_FINITE_BATCHES - 1):
+        with pytest.warns(UserWarning, match="non-finite loss"):
+            nlp.update(train_examples[:4], sgd=optimizer)
+    assert torch.equal(before, ner.head.emission.weight.detach())
+    with pytest.raises(TrainingDivergedError, match="3 batches in a row.*learning rate"):
+        nlp.update(train_examples[:4], sgd=optimizer)
+
+
+def test_weights_made_non_finite_by_a_step_stop_training(make_nlp, train_examples):
+    nlp = make_nlp()
+    optimizer = nlp.initialize(lambda: train_examples)
+    optimizer.learn_rate = float("nan")
+    with pytest.raises(TrainingDivergedError, match="emission.weight.*non-finite"):
+        nlp.update(train_examples[:4], sgd=optimizer)
+
+
+def test_non_finite_scores_are_an_error_not_all_outside(make_nlp, train_examples):
+    nlp = make_nlp()
+    nlp.initialize(lambda: train_examples)
+    with torch.no_grad():
+        nlp.get_pipe("lowner_ner").head.emission.bias.fill_(float("nan"))
+    with pytest.raises(NonFiniteScoresError, match="non-finite tag scores"):
+        nlp("我们在北京")
+    assert nlp("").ents == ()  # nothing to score
 
 
 def test_unlabeled_docs_contribute_no_supervised_loss(make_nlp, train_examples):
@@ -186,3 +242,37 @@ def test_initialize_without_entities_asks_for_labels(make_nlp):
     assert isinstance(ner, LowNERTagger)
     assert ner.labels == ("PER",)
     assert ner.scheme.tags == ["O", "B-PER", "I-PER"]
+
+
+@pytest.fixture
+def saved_pipeline(make_nlp, train_examples, tmp_path):
+    nlp = make_nlp()
+    nlp.initialize(lambda: train_examples)
+    nlp.to_disk(tmp_path / "pipeline")
+    return nlp, tmp_path / "pipeline"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "missing"])
+def test_a_damaged_model_file_names_the_file_and_the_component(saved_pipeline, damage):
+    _, path = saved_pipeline
+    model_file = path / "lowner_ner" / "model"
+    data = model_file.read_bytes()
+    if damage == "missing":
+        model_file.unlink()
+    else:
+        model_file.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"")
+    with pytest.raises(ModelLoadError, match=rf"^{model_file}: cannot load the lowner_ner component"):
+        spacy.load(path)
+
+
+def test_zeroed_weights_fail_their_checksum(saved_pipeline):
+    nlp, path = saved_pipeline
+    model_file = path / "lowner_ner" / "model"
+    data = model_file.read_bytes()
+    weights = nlp.get_pipe("lowner_ner").head.emission.weight.detach().numpy().tobytes()
+    start = data.index(weights)  # torch.save stores the tensor bytes as they are
+    model_file.write_bytes(data[:start] + bytes(len(weights)) + data[start + len(weights) :])
+    with pytest.raises(ModelLoadError, match="do not match their checksum"):
+        spacy.load(path)
+    model_file.write_bytes(data)
+    assert spacy.load(path).get_pipe("lowner_ner").labels == nlp.get_pipe("lowner_ner").labels

@@ -1,4 +1,5 @@
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -113,6 +114,16 @@ def test_cli_rejects_bad_ratios(tmp_path, train_path, ratios, message):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_without_matplotlib_stops_before_training(tmp_path, train_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    config = REPO_ROOT / "configs" / "weibo_cnn.cfg"
+    args = ["ratios", str(tmp_path / "out"), "-s", f"a={config}", "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "pip install 'spacy-lowner[benchmark]'" in result.output
     assert not (tmp_path / "out").exists()
 
 

@@ -1,4 +1,7 @@
 """Short real training runs of the shipped configs, through `spacy train`'s own code path."""
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +90,28 @@ def test_short_ssgan_run_with_unlabeled_docs_learns(tmp_path, low_resource_docbi
     assert performance["ents_f"] > 0.05
     nlp = spacy.load(output / "model-last")
     assert "ssgan_fake_logit" not in str(nlp.get_pipe("lowner_ner").head.state_dict().keys())
+
+
+@pytest.mark.parametrize(
+    "learn_rate,message",
+    [
+        # the first step makes the weights non-finite: stops before the first evaluation
+        ("1e30", "the optimizer step made .* non-finite"),
+        # the weights blow up over a few steps: stops at the first NaN scores or third NaN loss
+        ("1000", "non-finite (loss|tag scores)"),
+    ],
+)
+def test_poisoned_learning_rate_stops_training_with_a_clear_error(tmp_path, weibo_docbins, learn_rate, message):
+    output = tmp_path / "training"
+    args = [
+        sys.executable, "-m", "spacy", "train", str(REPO_ROOT / "configs" / "weibo_cnn.cfg"), "--output", str(output),
+        "--paths.train", str(weibo_docbins / "train.spacy"), "--paths.dev", str(weibo_docbins / "dev.spacy"),
+        "--training.max_steps", "20", "--training.eval_frequency", "10",
+        "--training.optimizer.learn_rate", learn_rate,
+    ]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert re.search(f"lowner_ner: .*{message}", last_line)
+    if learn_rate == "1e30":
+        assert not (output / "model-best").exists()

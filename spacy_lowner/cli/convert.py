@@ -36,19 +36,25 @@ def convert_cli(
     nam_only: bool = typer.Option(
         False, "--nam-only", help="weibo only: drop the nominal mentions (*.NOM), keep the named ones."
     ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="Write an empty DocBin for an input with no documents (an error otherwise)."
+    ),
 ) -> None:
     """Convert a corpus file to a spaCy DocBin and summarise it.
 
-    A format error is reported as PATH:LINE: MESSAGE with exit code 1; no output file is written then.
+    A format error is reported as PATH:LINE: MESSAGE with exit code 1; no output file is written then. OUTPUT may not be INPUT.
     """
     msg.info(f"Converting {input_path} ({fmt.value})")
     try:
-        report = convert(fmt.value, input_path, output_path, lang=lang, nam_only=nam_only)
-    except (CorpusFormatError, ValueError) as err:
+        report = convert(fmt.value, input_path, output_path, lang=lang, nam_only=nam_only, allow_empty=allow_empty)
+    except (CorpusFormatError, ValueError, OSError) as err:  # OSError: a file that could not be written
         fail(str(err))
     msg.good(f"Wrote {report.docs} docs, {report.tokens} tokens, {report.n_entities} entities")
     msg.text(f"to {output_path}")
     if report.entities:
         msg.table(sorted(report.entities.items()), header=("type", "entities"), aligns=("l", "r"))
     if report.dropped_nested:
-        msg.warn(f"Dropped {report.dropped_nested} span(s) overlapped by a longer span")
+        msg.warn(
+            f"Dropped {report.dropped_nested} span(s) that overlap another one: of overlapping "
+            "spans the longest is kept, or the first listed among equally long ones"
+        )

@@ -53,6 +53,6 @@ def build_command(
             force=force,
             log=lambda text: say("info", text),
         )
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, OSError) as err:
         fail(str(err))
     say("good", f"Encoder ready: {output}")

@@ -48,6 +48,8 @@ def package_cli(
     msg.info(f"Packaging {input_dir} as '{name}' {version}")
     try:
         wheel = package_pipeline(input_dir, output_dir, name, version=version, force=force)
+    except OSError as err:  # a file that could not be copied or written
+        fail(str(err))
     except PackagingError as err:
         # The first line is the reason; the rest (a build log) keeps its line breaks.
         reason, _, details = str(err).partition("\n")

@@ -66,6 +66,10 @@ def ratios_cli(
     systems into the same folder (even in parallel) add to the table. Then times one update
     of each system on the same batches (cost.json, shown under the table).
     """
+    try:  # checked now, not at the plot after the first run has trained
+        import matplotlib  # noqa: F401
+    except ImportError:
+        fail("The ratio benchmark draws its plot with matplotlib, which is not installed: pip install 'spacy-lowner[benchmark]'")
     systems = parse_systems(system, baseline)
     ratio_list = parse_numbers(ratios, float, "--ratios")
     if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):

@@ -46,7 +46,7 @@ def sample_cli(
         report = sample_corpus(input_path, labeled_path, unlabeled_path, ratio=ratio, count=count, seed=seed, keep_labels=keep_labels)
     except CoverTooLargeError as err:
         fail(err.advice("--count ", "--ratio "))
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # OSError: a file that could not be written
         fail(str(err))
     split = report.split
     n_docs = len(split.labeled) + len(split.unlabeled)

@@ -20,7 +20,7 @@ from spacy.util import filter_spans
 from spacy.vocab import Vocab
 
 from .docs import make_doc
-from .errors import CorpusFormatError
+from .errors import CorpusFormatError, shorten
 from .text import read_json_rows
 
 DROPPED_SPANS_KEY = "lowner_dropped_nested"
@@ -61,7 +61,7 @@ def _label_spans(path: Path, line_no: int, text: str, labels: Any) -> Iterator[T
                     )
                 if text[start : end + 1] != surface:
                     found = text[start : end + 1]
-                    raise CorpusFormatError(path, line_no, f"{where} is {found!r} in the text, not {surface!r}")
+                    raise CorpusFormatError(path, line_no, f"{where} is {shorten(found)} in the text, not {shorten(surface)}")
                 yield label, start, end
 
 

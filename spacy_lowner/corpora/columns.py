@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 from typing import Iterator, List, NamedTuple, Optional
 
-from .errors import CorpusFormatError, read_lines
+from .errors import CorpusFormatError, read_lines, shorten
 
 DOCSTART = "-DOCSTART-"
 # BIO, plus BIOES's E/S and BILUO's L/U: docs.to_iob2 decodes them all.
@@ -78,7 +78,7 @@ def _check_tag(path: Path, line_no: int, tag: str) -> None:
     prefix, sep, label = tag.partition("-")
     if tag != "O" and not (prefix in ENTITY_PREFIXES and sep and label):
         raise CorpusFormatError(
-            path, line_no, f"unknown NER tag {tag!r}: expected O or B-, I-, E-, S-, L-, U- and a type"
+            path, line_no, f"unknown NER tag {shorten(tag)}: expected O or B-, I-, E-, S-, L-, U- and a type"
         )
 
 
@@ -86,7 +86,7 @@ def _weibo_char(path: Path, line_no: int, token: str) -> str:
     match = _WEIBO_TOKEN.fullmatch(token)
     if match is None:
         raise CorpusFormatError(
-            path, line_no, f"WeiboNER token {token!r} is not a character followed by its position digits"
+            path, line_no, f"WeiboNER token {shorten(token)} is not a character followed by its position digits"
         )
     return match.group(1)
 

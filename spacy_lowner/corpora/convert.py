@@ -1,6 +1,4 @@
 """Convert a corpus file to a spaCy DocBin, reporting what it contains."""
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +8,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
+from ..outputs import check_file_output, check_outputs, write_files
 from .cluener import DROPPED_SPANS_KEY, read_cluener
 from .columns import read_conll, read_weibo
 from .docs import make_doc
@@ -72,25 +71,36 @@ def convert(
     output_path: Union[str, Path],
     lang: Optional[str] = None,
     nam_only: bool = False,
+    allow_empty: bool = False,
 ) -> ConvertReport:
     """Convert a corpus file to a DocBin at output_path (user data stored).
 
     lang: the pipeline language; defaults to zh for weibo and cluener and xx for
         conll, and is required for text and jsonl, which it tokenizes.
-    The output is written only once the whole input has been read, through a temporary
-    file beside it, so an error leaves no output file and any old one untouched.
+    allow_empty: write an empty DocBin for an input without documents (an error otherwise).
+    The output may not be the input (outputs.check_outputs). It is written only once the
+    whole input has been read, through a temporary file beside it, so an error leaves no
+    output file and any old one untouched.
     """
     _check_options(fmt, nam_only)
     lang = lang or DEFAULT_LANGS.get(fmt)
     if lang is None:
         raise ValueError(f"The {fmt} format needs a language to tokenize with (lang, --lang).")
+    input_path, output_path = Path(input_path), Path(output_path)
+    check_outputs([output_path], [input_path])
+    check_file_output(output_path)
     nlp = spacy.blank(lang)
     report = ConvertReport()
     doc_bin = DocBin(store_user_data=True)
-    for doc in read_docs(fmt, Path(input_path), nlp, nam_only=nam_only):
+    for doc in read_docs(fmt, input_path, nlp, nam_only=nam_only):
         doc_bin.add(doc)
         report.add(doc)
-    _write_atomically(Path(output_path), doc_bin.to_bytes())
+    if not report.docs and not allow_empty:
+        raise ValueError(
+            f"{input_path}: no documents (the file is empty or has blank lines only); "
+            "nothing was written (allow_empty, --allow-empty, writes an empty DocBin)"
+        )
+    write_files({output_path: doc_bin.to_bytes()})
     return report
 
 
@@ -99,19 +109,3 @@ def _check_options(fmt: str, nam_only: bool) -> None:
         raise ValueError(f"Unknown corpus format {fmt!r}; expected one of {', '.join(FORMATS)}.")
     if nam_only and fmt != "weibo":
         raise ValueError("nam_only applies to the weibo format only.")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file_:
-            file_.write(data)
-        # mkstemp makes the file private (0600); give it the permissions open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    except BaseException:
-        os.unlink(tmp_path)
-        raise

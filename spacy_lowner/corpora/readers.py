@@ -3,15 +3,18 @@ files, `spacy_lowner.MixedCorpus.v1` mixes a labeled DocBin with unlabeled text.
 import random
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Optional, Union
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
+from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 from spacy.util import registry
+from spacy.vocab import Vocab
 
-from .convert import read_docs
+from .convert import FORMATS, read_docs
 from .docs import tokens_only
+from .errors import read_lines
 from .text import read_jsonl, read_text
 
 # The unlabeled inputs MixedCorpus reads (and `python -m spacy_lowner sample` writes).
@@ -28,6 +31,11 @@ def create_tagged_corpus(
         pipeline's language. limit: the first `limit` docs only (0: all).
     The predicted docs keep the corpus tokenization, like spaCy's gold_preproc.
     """
+
+    reader = "TaggedCorpus"
+    if format not in FORMATS:
+        raise setting_error(reader, "format", f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    path = existing_file(reader, "path", path)
 
     def read(nlp: Language) -> Iterator[Example]:
         docs = read_docs(format, path, nlp, lang=lang or None, nam_only=nam_only)
@@ -71,22 +79,27 @@ def create_mixed_corpus(
         limit); empty docs are always skipped. Counts above are after skipping.
     The predicted docs keep the corpus tokenization, as in TaggedCorpus.
     """
+    reader = "MixedCorpus"
     if path is None:
         # As spaCy's Corpus: a config validates without paths; training needs them.
-        raise ValueError("MixedCorpus: the labeled corpus path is not set; give it, e.g. --paths.train FILE.spacy")
-    labeled_path = _existing_file(path, "labeled corpus")
+        raise setting_error(reader, "path", "the labeled corpus is not set; give it, e.g. --paths.train FILE.spacy")
+    labeled_path = existing_file(reader, "path", path, (".spacy",))
+    labeled_docs = _labeled_docbin(labeled_path)
     unlabeled_path = None if unlabeled is None or str(unlabeled) == "" else Path(unlabeled)
     if unlabeled_path is not None:
-        unlabeled_path = _existing_file(unlabeled_path, "unlabeled text")
-        if unlabeled_path.suffix.lower() not in UNLABELED_SUFFIXES:
-            raise ValueError(
-                f"MixedCorpus: unlabeled text must be {', '.join(UNLABELED_SUFFIXES)}; got {unlabeled_path}"
+        unlabeled_path = existing_file(reader, "unlabeled", unlabeled_path, UNLABELED_SUFFIXES)
+        if not _has_text(unlabeled_path):
+            raise setting_error(
+                reader, "unlabeled", f"{unlabeled_path} holds no text; give unlabeled text, or leave `unlabeled` empty"
             )
-    _check_repeat(repeat_labeled)
+    try:
+        _check_repeat(repeat_labeled)
+    except ValueError as err:
+        raise setting_error(reader, "repeat_labeled", str(err)) from None
     if not unlabeled_per_labeled >= 0:
-        raise ValueError(f"MixedCorpus: unlabeled_per_labeled must be >= 0, got {unlabeled_per_labeled}")
+        raise setting_error(reader, "unlabeled_per_labeled", f"must be >= 0, got {unlabeled_per_labeled}")
     if max_length < 0:
-        raise ValueError(f"MixedCorpus: max_length must be >= 0 (0: no limit), got {max_length}")
+        raise setting_error(reader, "max_length", f"must be >= 0 (0: no limit), got {max_length}")
     # Kept across calls: each pass is shuffled anew, in a sequence fixed by the seed.
     order_rng = random.Random(seed)
 
@@ -94,7 +107,7 @@ def create_mixed_corpus(
         return len(doc) > 0 and (max_length == 0 or len(doc) <= max_length)
 
     def read(nlp: Language) -> Iterator[Example]:
-        labeled = [doc for doc in _read_labeled(labeled_path, nlp) if keep(doc)]
+        labeled = [doc for doc in labeled_docs.get_docs(nlp.vocab) if keep(doc)]
         if not labeled:
             raise ValueError(f"MixedCorpus: no labeled docs in {labeled_path} (max_length {max_length})")
         plain: List[Doc] = []
@@ -138,22 +151,51 @@ def _check_repeat(repeat_labeled: Union[int, str]) -> None:
         raise ValueError(f"MixedCorpus: repeat_labeled must be an integer >= 1 or 'auto', got {repeat_labeled!r}")
 
 
-def _existing_file(path: Union[str, Path], what: str) -> Path:
+def setting_error(reader: str, setting: str, message: str) -> ConfigValidationError:
+    """An error in a reader's settings, raised while spaCy resolves the config: `spacy train`
+    then prints it as one block, as it does its own config errors, instead of a traceback."""
+    return ConfigValidationError(
+        title=f"{reader}: bad setting", errors=[{"loc": [setting], "msg": message}], show_config=False
+    )
+
+
+def existing_file(reader: str, setting: str, path: Union[str, Path], suffixes: Sequence[str] = ()) -> Path:
+    """`path` as a Path, if it is a file with one of `suffixes` (any, if none are given)."""
     path = Path(path)
+    if not path.exists():
+        raise setting_error(reader, setting, f"{path} does not exist")
     if not path.is_file():
-        problem = "is not a file" if path.exists() else "does not exist"
-        raise FileNotFoundError(f"MixedCorpus: the {what} {path} {problem}")
+        raise setting_error(reader, setting, f"{path} is a folder, not a file")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise setting_error(reader, setting, f"{path} must be {', '.join(suffixes)}")
     return path
 
 
-def _read_labeled(path: Path, nlp: Language) -> Iterator[Doc]:
-    for i, doc in enumerate(DocBin().from_disk(path).get_docs(nlp.vocab), start=1):
+def _labeled_docbin(path: Path) -> DocBin:
+    """The labeled DocBin, checked before training starts: it loads, it holds docs, and each
+    one carries entity annotation."""
+    reader = "MixedCorpus"
+    try:
+        docs = DocBin().from_disk(path)
+    except ValueError as err:  # not a DocBin
+        raise setting_error(reader, "path", f"{path}: {err}") from None
+    if not len(docs):
+        raise setting_error(reader, "path", f"{path} holds no docs")
+    for i, doc in enumerate(docs.get_docs(Vocab()), start=1):
         if not doc.has_annotation("ENT_IOB"):
-            raise ValueError(
-                f"MixedCorpus: doc {i} of the labeled corpus {path} has no entity annotation; "
-                "unlabeled docs go in `unlabeled`"
+            raise setting_error(
+                reader, "path", f"doc {i} of {path} has no entity annotation; unlabeled docs go in `unlabeled`"
             )
-        yield doc
+    return docs
+
+
+def _has_text(path: Path) -> bool:
+    if path.suffix.lower() != ".spacy":
+        return any(line.strip() for _, line in read_lines(path))
+    try:
+        return any(len(doc) for doc in DocBin().from_disk(path).get_docs(Vocab()))
+    except ValueError as err:  # not a DocBin
+        raise setting_error("MixedCorpus", "unlabeled", f"{path}: {err}") from None
 
 
 def _read_unlabeled(path: Path, nlp: Language) -> Iterator[Doc]:

@@ -33,6 +33,8 @@ def read_json_rows(path: Path) -> Iterator[Tuple[int, Dict[str, Any]]]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise CorpusFormatError(path, line_no, f"invalid JSON: {err.msg} (column {err.colno})") from None
+        except RecursionError:
+            raise CorpusFormatError(path, line_no, "invalid JSON: nested too deeply") from None
         if not isinstance(row, dict) or not isinstance(row.get("text"), str):
             raise CorpusFormatError(path, line_no, 'expected a JSON object with a string "text"')
         yield line_no, row

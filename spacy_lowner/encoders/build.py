@@ -17,12 +17,12 @@ renamed into place, so an existing output folder is always complete.
 
 This module takes the request and owns the output folder; `me5` and `minilm` write the files.
 """
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
+from ..outputs import apply_default_mode, replace_folder
 from .folder import PROVENANCE, Log, is_complete, read_provenance, write_json
 from .me5 import build_e5, e5_layers
 from .minilm import build_minilm, minilm_layers
@@ -63,8 +63,9 @@ def build_encoder(
         else:
             info = build_e5(name, tmp, n_layers, corpora, say)
         write_json(tmp / PROVENANCE, {"request": request, **info})
+        apply_default_mode(tmp)
         try:
-            _move_into_place(tmp, output)
+            replace_folder(tmp, output)
         except OSError:
             # Another process (a parallel run) finished the same folder first: use theirs.
             if force or not is_complete(output):
@@ -99,23 +100,6 @@ def _reuse_existing(output: Path, request: Dict, say: Log) -> Path:
         raise FileExistsError(f"{output} holds a different encoder ({built}); use force")
     say(f"Encoder already built at {output}; reusing it (force to rebuild)")
     return output
-
-
-def _move_into_place(tmp: Path, output: Path) -> None:
-    """Rename the finished folder to `output`; a previous output (force) is moved aside first
-    and deleted only after the rename succeeded."""
-    old = None
-    if output.exists():
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
-        output.rename(old)
-    try:
-        tmp.rename(output)
-    except OSError:
-        if old is not None:
-            old.rename(output)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _folder_mb(folder: Path) -> float:

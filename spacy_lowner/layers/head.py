@@ -1,4 +1,5 @@
 """The tagging head: token vectors -> tag scores -> a tag sequence the scheme allows."""
+import hashlib
 import io
 from typing import Any, Dict, Optional
 
@@ -95,13 +96,16 @@ def serialize_head(head: TaggerHead) -> bytes:
         if not key.startswith("objective_modules.")
     }
     buffer = io.BytesIO()
-    torch.save({"build_config": head.build_config, "state": state}, buffer)
+    torch.save({"build_config": head.build_config, "state": state, "sha256": weights_digest(state)}, buffer)
     return buffer.getvalue()
 
 
 def deserialize_head(head: TaggerHead, data: bytes, device: torch.device) -> TaggerHead:
     saved = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
     if saved["build_config"] is not None:
+        # Pipelines saved before the digest was stored have none to check.
+        if "sha256" in saved and weights_digest(saved["state"]) != saved["sha256"]:
+            raise ValueError("the saved weights do not match their checksum: the file is damaged")
         head.build(**saved["build_config"])
         missing, unexpected = head.load_state_dict(saved["state"], strict=False)
         missing = [key for key in missing if not key.startswith("objective_modules.")]
@@ -111,3 +115,13 @@ def deserialize_head(head: TaggerHead, data: bytes, device: torch.device) -> Tag
                 f"missing {missing}, unexpected {unexpected}"
             )
     return head.to(device)
+
+
+def weights_digest(state: Dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the names and bytes of every tensor: torch.load reads a file whose weight
+    bytes were zeroed or flipped without complaint, so the head checks its own."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode("utf8"))
+        digest.update(state[key].detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -24,6 +24,14 @@ class Objective:
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def batch_accepted(self) -> None:
+        """The summed loss of the last batch was finite and has been backpropagated. A batch
+        with a non-finite loss is skipped and this is not called: keep what `__call__`
+        computed on the side (a side player's gradients) here, not before."""
+
+    def after_step(self) -> None:
+        """The optimizer has just stepped the component's weights: step side optimizers here."""
+
     def report(self) -> Dict[str, float]:
         """Figures of the last batch that are not part of the summed loss (e.g. the loss of a
         generator with its own optimizer); reported as `<component>_<key>`."""

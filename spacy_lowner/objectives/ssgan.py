@@ -10,7 +10,8 @@ batch's padding mask. Paper: Seq-GAN-BERT; losses as in its parent GAN-BERT (Cro
   supervised (the `supervised` objective, on the k real classes only)
   + eta * (-log(1 - p_fake(real tokens)) - log p_fake(fake tokens)),
   eta = (n_labeled / batch size) ** beta.
-- Generator (its own torch optimizer, stepped here): -log(1 - p_fake(fake tokens))
+- Generator (its own torch optimizer, stepped after the component's optimizer step, with
+  the gradients of the batches whose summed loss was finite): -log(1 - p_fake(fake tokens))
   + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature matching). Its gradient is
   taken with `torch.autograd.grad` w.r.t. the generator's parameters only, so the generator
   step never writes into the encoder or the discriminator.
@@ -19,7 +20,7 @@ objective shares, `TaggerBatch.hidden`) and once on the fakes; both players' ter
 At prediction the fake logit is not used: decoding goes through the head's decoder.
 """
 import warnings
-from typing import Callable, Dict, Iterable
+from typing import Callable, Dict, Iterable, List, Tuple
 
 import torch
 from spacy.training import Example
@@ -27,12 +28,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..batch import TaggerBatch
+from ..errors import TrainingDivergedError
 from ..layers.head import TaggerHead
 from ..registry import lowner_objectives
 from ..tags import TagScheme
 from .base import Objective
 
 GENERATORS = ("self_attention", "lstm")
+# Generator steps in a row that may fail (non-finite gradient or weights) before training stops.
+MAX_FAILED_GENERATOR_STEPS = 3
 FAKE_LOGIT = "ssgan_fake_logit"
 
 
@@ -95,6 +99,7 @@ class SeqGanObjective(Objective):
         generator_dropout: float,
         generator_learning_rate: float,
         beta: float,
+        generator_grad_clip: float = 1.0,
     ):
         if generator not in GENERATORS:
             raise ValueError(f"ssgan: unknown generator {generator!r}; use one of {GENERATORS}")
@@ -110,8 +115,11 @@ class SeqGanObjective(Objective):
         self.generator_learning_rate = generator_learning_rate
         self.beta = beta
         self.generator: nn.Module = nn.Identity()
+        self.generator_grad_clip = generator_grad_clip
         self.generator_optimizer = None
         self.generator_loss = 0.0
+        self._pending: List[Tuple[torch.Tensor, torch.Tensor]] = []  # (param, grad) of the last batch
+        self._failed_steps = 0  # in a row
 
     def initialize(
         self, head: TaggerHead, scheme: TagScheme, get_examples: Callable[[], Iterable[Example]]
@@ -132,6 +140,7 @@ class SeqGanObjective(Objective):
         self.generator_optimizer = torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate)
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
+        self._pending = []
         mask = batch.mask
         if not bool(mask.any()):
             return {}
@@ -141,12 +150,12 @@ class SeqGanObjective(Objective):
         fakes = self.generator(noise, mask)
         # The discriminator sees the fakes once, through a leaf cut from the generator's
         # graph: its fake term then reaches the head only, and the generator's gradient is
-        # carried across the cut by hand in _generator_step.
+        # carried across the cut by hand in _generator_gradients.
         fake_input = fakes.detach().requires_grad_()
         fake_features = head.features(fake_input)
         fake_log_p, fake_log_not_fake = fake_log_probs(head, fake_features)
         feature_matching = F.mse_loss(fake_features[mask].mean(0), real_features.detach()[mask].mean(0))
-        self._generator_step(fakes, fake_input, -fake_log_not_fake[mask].mean() + feature_matching)
+        self._generator_gradients(fakes, fake_input, -fake_log_not_fake[mask].mean() + feature_matching)
         _, real_log_not_fake = fake_log_probs(head, real_features)
         eta = unsupervised_weight(int(batch.labeled.sum()), len(mask), self.beta)
         return {
@@ -154,20 +163,54 @@ class SeqGanObjective(Objective):
             "ssgan_fake": -eta * fake_log_p[mask].mean(),
         }
 
-    def _generator_step(self, fakes: torch.Tensor, fake_input: torch.Tensor, loss: torch.Tensor) -> None:
+    def _generator_gradients(self, fakes: torch.Tensor, fake_input: torch.Tensor, loss: torch.Tensor) -> None:
+        """Compute the generator's gradients for this batch; batch_accepted keeps them."""
+        self._pending = []
         if not torch.isfinite(loss):
-            warnings.warn(f"ssgan: skipped a generator step with a non-finite loss ({float(loss.detach())})")
-            return
+            return  # the discriminator's terms are non-finite too: the batch is skipped
         # d loss / d fakes through the discriminator (its graph is kept for the
         # discriminator's own terms), then on into the generator's parameters only: the
         # head and the encoder get no gradient from this loss.
         (fake_grad,) = torch.autograd.grad(loss, fake_input, retain_graph=True)
         params = [p for p in self.generator.parameters() if p.requires_grad]
-        for param, grad in zip(params, torch.autograd.grad(fakes, params, grad_outputs=fake_grad)):
-            param.grad = grad
-        self.generator_optimizer.step()
-        self.generator_optimizer.zero_grad(set_to_none=True)
+        self._pending = list(zip(params, torch.autograd.grad(fakes, params, grad_outputs=fake_grad)))
         self.generator_loss = float(loss.detach())
+
+    def batch_accepted(self) -> None:
+        for param, grad in self._pending:
+            param.grad = grad if param.grad is None else param.grad + grad
+        self._pending = []
+
+    def after_step(self) -> None:
+        """Step the generator with what the accepted batches gave it, clipped, and undo a step
+        that breaks its weights: one huge loss must not turn the generator into NaN for the
+        rest of the run."""
+        params = [p for p in self.generator.parameters() if p.grad is not None]
+        if not params:
+            return
+        norm = torch.nn.utils.clip_grad_norm_(params, self.generator_grad_clip)
+        if torch.isfinite(norm):
+            before = [p.detach().clone() for p in params]
+            self.generator_optimizer.step()
+            if all(bool(torch.isfinite(p).all()) for p in params):
+                self._failed_steps = 0
+            else:
+                with torch.no_grad():
+                    for param, old in zip(params, before):
+                        param.copy_(old)
+                self._fail_step("made its weights non-finite")
+        else:
+            self._fail_step(f"had a non-finite gradient norm ({float(norm)})")
+        self.generator_optimizer.zero_grad(set_to_none=True)
+
+    def _fail_step(self, why: str) -> None:
+        self._failed_steps += 1
+        if self._failed_steps >= MAX_FAILED_GENERATOR_STEPS:
+            raise TrainingDivergedError(
+                f"ssgan: the generator's training diverged: {self._failed_steps} steps in a row {why}. "
+                "Lower generator_learning_rate and train again."
+            )
+        warnings.warn(f"ssgan: skipped a generator step that {why}")
 
     def report(self) -> Dict[str, float]:
         return {"ssgan_g": self.generator_loss}
@@ -182,6 +225,7 @@ def make_ssgan(
     generator_dropout: float = 0.1,
     generator_learning_rate: float = 1e-4,
     beta: float = 2.0,
+    generator_grad_clip: float = 1.0,
 ) -> SeqGanObjective:
     """Seq-GAN-BERT's unsupervised terms; use it beside the `supervised` objective.
 
@@ -190,6 +234,7 @@ def make_ssgan(
     generator_width: width of the projected noise and the attention / LSTM layer.
     attention_heads: heads of the self-attention generator (must divide generator_width).
     generator_learning_rate: the generator's own AdamW learning rate.
+    generator_grad_clip: the generator's gradient norm is clipped to this before its step.
     beta: exponent of eta = (n_labeled / batch size) ** beta on the unsupervised
         discriminator terms (2 or 3 worked best in the paper, 1 worst).
     """
@@ -201,4 +246,5 @@ def make_ssgan(
         generator_dropout=generator_dropout,
         generator_learning_rate=generator_learning_rate,
         beta=beta,
+        generator_grad_clip=generator_grad_clip,
     )

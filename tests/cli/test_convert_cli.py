@@ -63,3 +63,58 @@ def test_missing_language_exits_1(tmp_path):
     result = runner.invoke(cli, ["convert", "jsonl", str(path), str(tmp_path / "raw.spacy")])
     assert result.exit_code == 1
     assert "needs a language" in result.output
+
+
+def test_equal_spans_are_reported_as_equal(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text('{"text": "招商银行", "label": {"company": {"招商银行": [[0, 3]]}, "organization": {"招商银行": [[0, 3]]}}}\n', encoding="utf8")
+    result = runner.invoke(cli, ["convert", "cluener", str(path), str(tmp_path / "rows.spacy")])
+    assert result.exit_code == 0, result.output
+    assert "the first listed among equally long ones" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("spelling", ["{input}", "{folder}/../in/w.txt", "./{folder}/w.txt"])
+def test_output_equal_to_input_is_refused(tmp_path, weibo_dir, spelling, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "w.txt"
+    original = (weibo_dir / "weiboNER_2nd_conll.dev").read_bytes()
+    source.write_bytes(original)
+    output = spelling.format(input=source, folder="in")
+    result = runner.invoke(cli, ["convert", "weibo", str(source), output])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "is the input" in result.output
+    assert source.read_bytes() == original
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
+def test_input_without_documents_needs_allow_empty(tmp_path, content):
+    path, output = tmp_path / "empty.conll", tmp_path / "out.spacy"
+    path.write_bytes(content)
+    output.write_bytes(b"old")
+    result = runner.invoke(cli, ["convert", "conll", str(path), str(output)])
+    assert result.exit_code == 1
+    assert "no documents" in result.output and "--allow-empty" in result.output
+    assert output.read_bytes() == b"old"
+    result = runner.invoke(cli, ["convert", "conll", str(path), str(output), "--allow-empty"])
+    assert result.exit_code == 0, result.output
+    assert len(DocBin().from_disk(output)) == 0
+
+
+def test_output_below_a_file_is_one_line(tmp_path):
+    path = tmp_path / "x.conll"
+    path.write_text("a O\n", encoding="utf8")
+    (tmp_path / "notes").write_text("", encoding="utf8")
+    result = runner.invoke(cli, ["convert", "conll", str(path), str(tmp_path / "notes" / "out.spacy")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"{tmp_path / 'notes'} is a file, not a folder" in result.output
+
+
+def test_long_fields_are_cut_in_errors(tmp_path):
+    path = tmp_path / "w.txt"
+    path.write_text("北0\tO\n" + "京" * 100_000 + "\tO\n", encoding="utf8")
+    result = runner.invoke(cli, ["convert", "weibo", str(path), str(tmp_path / "w.spacy")])
+    assert result.exit_code == 1
+    assert f"{path}:2: " in result.output
+    assert "(100000 characters)" in result.output
+    assert len(result.output) < 500

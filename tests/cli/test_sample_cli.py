@@ -140,3 +140,49 @@ def test_keep_labels_holds_out_a_labeled_dev_split(train_path, tmp_path):
     assert len(dev_docs) == 10 and len(rest_docs) == len(load(train_path)) - 10
     assert all(doc.has_annotation("ENT_IOB") for doc in dev_docs + rest_docs)
     assert sum(len(doc.ents) for doc in dev_docs + rest_docs) == sum(len(doc.ents) for doc in load(train_path))
+
+
+@pytest.mark.parametrize(
+    "labeled,unlabeled",
+    [("s/lab.spacy", "{input}"), ("{input}", "s/unl.spacy"), ("s/lab.spacy", "s/../train.spacy")],
+)
+def test_an_output_over_the_input_is_refused(train_path, tmp_path, labeled, unlabeled, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    original = train_path.read_bytes()
+    args = [arg.format(input=train_path) for arg in (labeled, unlabeled)]
+    result = runner.invoke(cli, ["sample", str(train_path), *args, "--ratio", "0.5"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "is the input" in result.output
+    assert train_path.read_bytes() == original
+    assert not (tmp_path / "s" / "lab.spacy").exists() and not (tmp_path / "s" / "unl.spacy").exists()
+
+
+def test_both_outputs_or_neither(train_path, tmp_path, monkeypatch):
+    from spacy_lowner import outputs
+
+    labeled, unlabeled = tmp_path / "l.spacy", tmp_path / "u.spacy"
+    labeled.write_bytes(b"old labeled")
+    real_replace = outputs.os.replace
+
+    def fail_on_unlabeled(src, dst):
+        if str(dst) == str(unlabeled):
+            raise FileExistsError(f"{dst} appeared meanwhile")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", fail_on_unlabeled)
+    result = runner.invoke(cli, ["sample", str(train_path), str(labeled), str(unlabeled), "--ratio", "0.5"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "appeared meanwhile" in result.output
+    assert labeled.read_bytes() == b"old labeled"
+    assert not unlabeled.exists()
+
+
+def test_input_without_entity_annotation_is_refused(tmp_path, weibo_docs):
+    from spacy_lowner.corpora.docs import tokens_only
+
+    path = tmp_path / "plain.spacy"
+    DocBin(docs=[tokens_only(doc) for doc in weibo_docs[1]]).to_disk(path)
+    result = runner.invoke(cli, ["sample", str(path), str(tmp_path / "l.spacy"), str(tmp_path / "u.spacy"), "-n", "5"])
+    assert result.exit_code == 1
+    assert "60 of 60 docs have no entity annotation" in " ".join(result.output.split())
+    assert not (tmp_path / "l.spacy").exists()

@@ -1,3 +1,4 @@
+import codecs
 import os
 from pathlib import Path
 
@@ -118,3 +119,29 @@ def test_error_leaves_existing_output_untouched(tmp_path):
         convert("conll", path, output)
     assert output.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conll", "out.spacy"]
+
+
+@pytest.mark.parametrize(
+    "fmt,content,lang",
+    [
+        ("weibo", "北0\tB-GPE.NAM\n京0\tI-GPE.NAM\n", None),
+        ("conll", "北京 B-GPE\nis O\n", "en"),
+        ("text", "北京\n", "zh"),
+        ("jsonl", '{"text": "北京"}\n', "zh"),
+        ("cluener", '{"text": "北京", "label": {"address": {"北京": [[0, 1]]}}}\n', None),
+    ],
+)
+def test_byte_order_mark_is_not_text(tmp_path, fmt, content, lang):
+    path = tmp_path / "bom.input"
+    path.write_bytes(codecs.BOM_UTF8 + content.encode("utf8"))
+    docs = list(read_docs(fmt, path, spacy.blank(lang or "zh")))
+    assert docs[0][0].text in ("北", "北京")
+    assert "\ufeff" not in docs[0].text
+    assert all("\ufeff" not in ent.text for ent in docs[0].ents)
+
+
+def test_json_nested_too_deeply_is_a_format_error(tmp_path):
+    path = tmp_path / "deep.jsonl"
+    path.write_text('{"text": "a"}\n' + "[" * 100_000 + "\n", encoding="utf8")
+    with pytest.raises(CorpusFormatError, match=rf"^{path}:2: invalid JSON: nested too deeply"):
+        list(read_docs("jsonl", path, spacy.blank("en")))

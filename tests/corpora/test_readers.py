@@ -5,7 +5,7 @@ from importlib import metadata
 
 import pytest
 import spacy
-from confection import Config
+from confection import Config, ConfigValidationError
 from spacy.tokens import DocBin
 from spacy.util import registry
 
@@ -185,21 +185,44 @@ def test_max_length_skips_long_docs(mixed_files, weibo_docs):
 
 def test_mixed_corpus_errors(mixed_files, weibo_docs):
     labeled = mixed_files / "labeled.spacy"
-    with pytest.raises(FileNotFoundError, match="missing.spacy does not exist"):
+    # Raised while the config is resolved, as spaCy's own config errors: `spacy train` prints one block.
+    with pytest.raises(ConfigValidationError, match="missing.spacy does not exist"):
         create_mixed_corpus(mixed_files / "missing.spacy")
-    with pytest.raises(FileNotFoundError, match="missing.txt does not exist"):
+    with pytest.raises(ConfigValidationError, match="missing.txt does not exist"):
         create_mixed_corpus(labeled, mixed_files / "missing.txt")
+    with pytest.raises(ConfigValidationError, match="is a folder, not a file"):
+        create_mixed_corpus(labeled, mixed_files)
     (mixed_files / "raw.csv").write_text("a\n", encoding="utf8")
-    with pytest.raises(ValueError, match="must be .spacy, .txt, .jsonl"):
+    with pytest.raises(ConfigValidationError, match="must be .spacy, .txt, .jsonl"):
         create_mixed_corpus(labeled, mixed_files / "raw.csv")
     for bad in ("often", "3", 0, -1, True, 1.5):
-        with pytest.raises(ValueError, match="repeat_labeled must be an integer >= 1 or 'auto'"):
+        with pytest.raises(ConfigValidationError, match="repeat_labeled must be an integer >= 1 or 'auto'"):
             create_mixed_corpus(labeled, repeat_labeled=bad)
     # A labeled file whose docs have no entity annotation is a mix-up, not silently unlabeled.
     plain = mixed_files / "plain.spacy"
     DocBin(docs=[tokens_only(doc) for doc in weibo_docs[2]]).to_disk(plain)
-    with pytest.raises(ValueError, match="doc 1 of the labeled corpus .*plain.spacy has no entity annotation"):
-        list(create_mixed_corpus(plain, mixed_files / "unlabeled.txt")(spacy.blank("zh")))
+    with pytest.raises(ConfigValidationError, match="doc 1 of .*plain.spacy has no entity annotation"):
+        create_mixed_corpus(plain, mixed_files / "unlabeled.txt")
+    (mixed_files / "not-a-docbin.spacy").write_text("text\n", encoding="utf8")
+    with pytest.raises(ConfigValidationError, match="not-a-docbin.spacy: "):
+        create_mixed_corpus(mixed_files / "not-a-docbin.spacy")
+
+
+@pytest.mark.parametrize("name,content", [("empty.txt", ""), ("blank.txt", "\n  \n"), ("empty.jsonl", "\n")])
+def test_unlabeled_text_without_docs_is_an_error(mixed_files, name, content):
+    (mixed_files / name).write_text(content, encoding="utf8")
+    with pytest.raises(ConfigValidationError, match=f"{name} holds no text"):
+        create_mixed_corpus(mixed_files / "labeled.spacy", mixed_files / name)
+
+
+def test_tagged_corpus_checks_its_file_before_training(tmp_path):
+    with pytest.raises(ConfigValidationError, match="missing.conll does not exist"):
+        create_tagged_corpus(tmp_path / "missing.conll", "conll")
+    with pytest.raises(ConfigValidationError, match="is a folder, not a file"):
+        create_tagged_corpus(tmp_path, "conll")
+    (tmp_path / "x.conll").write_text("a O\n", encoding="utf8")
+    with pytest.raises(ConfigValidationError, match="unknown format 'iob'"):
+        create_tagged_corpus(tmp_path / "x.conll", "iob")
 
 
 def test_mixed_corpus_from_a_training_config(mixed_files):

@@ -2,6 +2,8 @@
 loading in spacy-transformers. The e5 folders are 1-layer builds to keep this quick."""
 import json
 import math
+import os
+import stat
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -78,6 +80,15 @@ def test_tiny_encoder_folder(tiny_encoder):
     assert tokenizer_config["model_max_length"] == 512
     assert sum(f.stat().st_size for f in tiny_encoder.iterdir()) < 40e6
     assert not [p for p in tiny_encoder.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_encoder_folder_gets_the_usual_permissions(tiny_encoder):
+    # built in a private temporary folder (0700, weights 0600), then opened up as mkdir/open would
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(tiny_encoder.stat().st_mode) == 0o777 & ~umask
+    for path in tiny_encoder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path.name
 
 
 def test_tiny_encoder_keeps_its_corpus_segmentation(tiny_encoder, source_vocab):

@@ -10,8 +10,10 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lowner.batch import training_batch
+from spacy_lowner.errors import TrainingDivergedError
 from spacy_lowner.objectives.ssgan import (
     FAKE_LOGIT,
+    MAX_FAILED_GENERATOR_STEPS,
     fake_log_probs,
     make_ssgan,
     unsupervised_weight,
@@ -126,8 +128,11 @@ def test_generator_step_changes_neither_encoder_nor_discriminator(initialized, m
     head_before = parameters(head)
     encoder_before = thinc_parameters(encoder)
     generator_before = parameters(ssgan.generator)
-    terms = ssgan(batch_for(ner, mixed_examples), head)  # runs one generator step
+    terms = ssgan(batch_for(ner, mixed_examples), head)
     assert set(terms) == {"ssgan_real", "ssgan_fake"}
+    assert not changed(generator_before, ssgan.generator)  # stepped only after the batch is accepted
+    ssgan.batch_accepted()
+    ssgan.after_step()
     assert changed(generator_before, ssgan.generator) == set(generator_before)
     assert not changed(head_before, head)
     assert all(p.grad is None for p in head.parameters())
@@ -155,8 +160,11 @@ def test_generator_gradient_across_the_detached_fakes_equals_the_direct_one(init
     assert all(bool(grad.any()) for grad in direct)
     stepped = []
     monkeypatch.setattr(ssgan.generator_optimizer, "step", lambda: stepped.extend(p.grad.clone() for p in params))
+    ssgan.generator_grad_clip = float("inf")  # compare the raw gradients
     fake_input = fakes.detach().requires_grad_()
-    ssgan._generator_step(fakes, fake_input, generator_loss(fake_input))
+    ssgan._generator_gradients(fakes, fake_input, generator_loss(fake_input))
+    ssgan.batch_accepted()
+    ssgan.after_step()
     assert len(stepped) == len(params)
     for got, want in zip(stepped, direct):
         torch.testing.assert_close(got, want)
@@ -211,16 +219,53 @@ def test_empty_doc_in_batch_gives_finite_losses(initialized, mixed_examples):
     assert all(torch.isfinite(torch.tensor(value)) for value in losses.values())
 
 
-def test_non_finite_generator_loss_is_skipped(initialized, mixed_examples):
+def test_non_finite_batch_never_reaches_the_generator(initialized, mixed_examples, monkeypatch):
+    nlp, optimizer = initialized()
+    ner = nlp.get_pipe("lowner_ner")
+    ssgan = ner.objectives["ssgan"]
+    before = parameters(ssgan.generator)
+    compute_terms = type(ssgan).__call__
+
+    def poisoned(self, batch, head):
+        terms = compute_terms(self, batch, head)
+        return {**terms, "ssgan_real": terms["ssgan_real"] * float("nan")}
+
+    monkeypatch.setattr(type(ssgan), "__call__", poisoned)
+    with pytest.warns(UserWarning, match="non-finite loss"):
+        nlp.update(mixed_examples, sgd=optimizer, losses={})
+    assert not changed(before, ssgan.generator)
+    assert all(p.grad is None for p in ssgan.generator.parameters())
+
+
+def test_generator_step_that_breaks_its_weights_is_undone(initialized, mixed_examples, monkeypatch):
+    nlp, optimizer = initialized()
+    ner = nlp.get_pipe("lowner_ner")
+    ssgan = ner.objectives["ssgan"]
+    before = parameters(ssgan.generator)
+    params = list(ssgan.generator.parameters())
+    monkeypatch.setattr(ssgan.generator_optimizer, "step", lambda: params[0].data.fill_(float("nan")))
+    for attempt in range(MAX_FAILED_GENERATOR_STEPS - 1):
+        with pytest.warns(UserWarning, match="generator step"):
+            nlp.update(mixed_examples, sgd=optimizer, losses={})
+        assert not changed(before, ssgan.generator)
+    with pytest.raises(TrainingDivergedError, match="generator_learning_rate"):
+        nlp.update(mixed_examples, sgd=optimizer, losses={})
+
+
+def test_generator_gradient_is_clipped(initialized, mixed_examples, monkeypatch):
     nlp, _ = initialized()
     ner = nlp.get_pipe("lowner_ner")
     ssgan = ner.objectives["ssgan"]
-    batch = batch_for(ner, mixed_examples)
-    batch.features = torch.full_like(batch.features, float("nan"))
-    before = parameters(ssgan.generator)
-    with pytest.warns(UserWarning, match="non-finite"):
-        ssgan(batch, ner.head)
-    assert not changed(before, ssgan.generator)
+    ssgan.generator_grad_clip = 1e-3
+    norms = []
+    params = list(ssgan.generator.parameters())
+    monkeypatch.setattr(
+        ssgan.generator_optimizer, "step", lambda: norms.append(float(torch.cat([p.grad.flatten() for p in params]).norm()))
+    )
+    ssgan(batch_for(ner, mixed_examples), ner.head)
+    ssgan.batch_accepted()
+    ssgan.after_step()
+    assert norms[0] == pytest.approx(1e-3, rel=1e-3)
 
 
 def test_prediction_ignores_the_fake_class(initialized, weibo_docs, mixed_examples, small_cnn):
