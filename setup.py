@@ -32,6 +32,7 @@ setup(
         ],
         "spacy_architectures": [
             "spacy_lowner.TokenTagger.v1 = spacy_lowner.architectures:build_token_tagger",
+            "spacy_lowner.TokenTagger.v2 = spacy_lowner.architectures:build_token_tagger_v2",
         ],
         "spacy_scorers": [
             "spacy_lowner.entity_scorer.v1 = spacy_lowner.scoring:make_entity_scorer",
@@ -39,6 +40,9 @@ setup(
         "spacy_readers": [
             "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.corpora.readers:create_tagged_corpus",
             "spacy_lowner.MixedCorpus.v1 = spacy_lowner.corpora.readers:create_mixed_corpus",
+        ],
+        "spacy_batchers": [
+            "spacy_lowner.labeled_share.v1 = spacy_lowner.batchers:configure_labeled_share",
         ],
         "spacy_callbacks": [
             "spacy_lowner.check_encoders.v1 = spacy_lowner.encoders.availability:make_check_encoders",

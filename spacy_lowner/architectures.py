@@ -9,6 +9,7 @@ from thinc.api import Model, PyTorchWrapper_v3
 from thinc.types import Floats2d, Ints1d
 
 from .batch import pad_features
+from .channels import doc_domain
 from .errors import NonFiniteScoresError
 from .layers.head import TaggerHead, deserialize_head, serialize_head
 
@@ -18,6 +19,7 @@ def build_token_tagger(
     tok2vec: Model[List[Doc], List[Floats2d]], hidden_width: int = 0, dropout: float = 0.1
 ) -> Model[List[Doc], List[Ints1d]]:
     """A token tagger over any tok2vec (a transformer or tok2vec listener, or an inline one).
+    Kept so that pipelines saved with it load; new configs use v2.
 
     tok2vec: gives one vector per token.
     hidden_width: width of a LeakyReLU hidden layer before the tag scores; 0 for a linear head.
@@ -27,11 +29,27 @@ def build_token_tagger(
     `lowner_ner.update()` runs the tok2vec and the head's torch module directly so that every
     objective shares one backward pass.
     """
-    head = PyTorchWrapper_v3(
-        TaggerHead(hidden_width=hidden_width, dropout=dropout),
-        serialize_model=serialize_head,
-        deserialize_model=deserialize_head,
-    )
+    return _token_tagger(tok2vec, TaggerHead(hidden_width=hidden_width, dropout=dropout))
+
+
+@registry.architectures("spacy_lowner.TokenTagger.v2")
+def build_token_tagger_v2(
+    tok2vec: Model[List[Doc], List[Floats2d]], hidden_width: int = 0, dropout: float = 0.1
+) -> Model[List[Doc], List[Ints1d]]:
+    """v1, plus a slot for a learned token transform (layers/transforms.py) that an objective
+    installs, that is saved with the pipeline and that prediction applies to the docs of its
+    domains (e.g. a cross-lingual mapping). Modules objectives add for training only stay
+    unsaved, as in v1.
+
+    tok2vec: gives one vector per token.
+    hidden_width: width of a LeakyReLU hidden layer before the tag scores; 0 for a linear head.
+    dropout: dropout on the token vectors (and after the hidden layer).
+    """
+    return _token_tagger(tok2vec, TaggerHead(hidden_width=hidden_width, dropout=dropout, transform_slot=True))
+
+
+def _token_tagger(tok2vec: Model, head_module_: TaggerHead) -> Model:
+    head = PyTorchWrapper_v3(head_module_, serialize_model=serialize_head, deserialize_model=deserialize_head)
     return Model(
         "lowner_token_tagger",
         forward,
@@ -64,7 +82,7 @@ def forward(model: Model, docs: List[Doc], is_train: bool):
     batch = pad_features(tokvecs, requires_grad=False)
     head.eval()
     with torch.no_grad():
-        scores = head(batch.features)
+        scores = head(batch.features, [doc_domain(docs[i]) for i in filled])
         if not bool(torch.isfinite(scores[batch.mask]).all()):
             # A model whose weights diverged would otherwise tag everything O, silently.
             raise NonFiniteScoresError(

@@ -1,11 +1,13 @@
-"""Padding the per-doc token vectors of a batch into one tensor, and back.
+"""One training batch as the objectives see it: the padded token vectors, and its channels.
 
 Every objective works on the same padded tensor, so that all their losses sum into one
 gradient on the tok2vec output and the listener is backpropagated once per batch
-(a second backprop through spacy-transformers' listener is silently dropped).
+(a second backprop through spacy-transformers' listener is silently dropped). What the
+head computes on the real tokens (features, tag scores, marginals) is cached per batch, so
+objectives share one pass and one dropout mask.
 """
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from spacy.training import Example
@@ -13,35 +15,106 @@ from thinc.api import torch2xp, xp2torch
 from thinc.types import Floats2d
 from torch.nn.utils.rnn import pad_sequence
 
+from .channels import TEACHER_KEY, doc_domain
 from .layers.head import TaggerHead
 from .tags import TagScheme
 
 
 @dataclass
 class TaggerBatch:
-    """One batch as the objectives see it.
-
-    features: (B, T, D) padded token vectors; their gradient flows back to the tok2vec.
+    """features: (B, T, D) padded token vectors; their gradient flows back to the tok2vec.
     mask: (B, T) True on real tokens.
-    gold: (B, T) tag ids, -1 where the tag is unknown (missing annotation, unlabeled docs, padding).
-    labeled: (B,) True for docs whose reference carries entity annotation.
-    """
+    Channels (see channels.py) are computed from the examples when first asked for."""
 
     features: torch.Tensor
     mask: torch.Tensor
-    gold: Optional[torch.Tensor] = None
-    labeled: Optional[torch.Tensor] = None
     examples: Sequence[Example] = ()
+    scheme: Optional[TagScheme] = None
     leaves: Sequence[torch.Tensor] = ()
-    _hidden: Optional[torch.Tensor] = field(default=None, init=False, repr=False)
+    _cache: Dict[str, object] = field(default_factory=dict, init=False, repr=False)
+
+    def _cached(self, key: str, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    # --- channels --------------------------------------------------------------------------
+
+    @property
+    def labeled(self) -> torch.Tensor:
+        """(B,) True for docs whose reference carries entity annotation."""
+        return self._cached(
+            "labeled",
+            lambda: torch.tensor(
+                [eg.reference.has_annotation("ENT_IOB") for eg in self.examples], dtype=torch.bool, device=self.device
+            ),
+        )
+
+    @property
+    def gold(self) -> torch.Tensor:
+        """(B, T) tag ids, -1 where the tag is unknown (missing annotation, unlabeled docs, padding)."""
+        return self._cached("gold", self._gold)
+
+    def _gold(self) -> torch.Tensor:
+        gold = torch.full(self.mask.shape, -1, dtype=torch.long)
+        for i, eg in enumerate(self.examples):
+            if eg.reference.has_annotation("ENT_IOB"):
+                ids = self.scheme.from_biluo(eg.get_aligned_ner())
+                gold[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return gold.to(self.device)
+
+    @property
+    def domains(self) -> List[Optional[str]]:
+        """Each doc's domain (None where the reader gave none)."""
+        return self._cached("domains", lambda: [doc_domain(eg.reference) for eg in self.examples])
+
+    def domain_ids(self, names: Sequence[str]) -> torch.Tensor:
+        """(B,) the index of each doc's domain in `names`; a domain not in it is an error."""
+        index = {name: i for i, name in enumerate(names)}
+        unknown = sorted({str(d) for d in self.domains if d not in index})
+        if unknown:
+            raise ValueError(f"docs of domain(s) {', '.join(unknown)} in a batch; expected only {', '.join(names)}")
+        return torch.tensor([index[d] for d in self.domains], dtype=torch.long, device=self.device)
+
+    @property
+    def teacher(self) -> torch.Tensor:
+        """(B, T, n_tags) the teacher's tag distribution per token, in the scheme's tag order;
+        0 at padding."""
+        return self._cached("teacher", self._teacher)
+
+    def _teacher(self) -> torch.Tensor:
+        tags = self.scheme.tags
+        probs = torch.zeros(*self.mask.shape, len(tags))
+        for i, eg in enumerate(self.examples):
+            saved = eg.reference.user_data[TEACHER_KEY]
+            if sorted(saved["tags"]) != sorted(tags):
+                raise ValueError(f"the teacher's tags {saved['tags']} are not this component's {tags}")
+            rows = torch.tensor(saved["probs"], dtype=torch.float32)
+            if len(rows) != len(eg.predicted):
+                raise ValueError(f"the teacher gives {len(rows)} tokens for a doc of {len(eg.predicted)}")
+            order = [saved["tags"].index(tag) for tag in tags]
+            probs[i, : len(rows)] = rows[:, order]
+        return probs.to(self.device)
+
+    # --- what the head computes on the real tokens, once per batch ---------------------------
 
     def hidden(self, head: TaggerHead) -> torch.Tensor:
-        """The head's hidden features (B, T, width) of every doc, computed on the first call.
-        Objectives share them, so the head runs once per batch on the real tokens and all
-        terms see the same dropout mask."""
-        if self._hidden is None:
-            self._hidden = head.features(self.features)
-        return self._hidden
+        """The head's features (B, T, feature_width) of every doc."""
+        return self._cached("hidden", lambda: head.features(self.features, self.domains if self.examples else None))
+
+    def tag_scores(self, head: TaggerHead) -> torch.Tensor:
+        """(B, T, n_tags) emission scores of `hidden`."""
+        return self._cached("tag_scores", lambda: head.tag_scores(self.hidden(head)))
+
+    def marginals(self, head: TaggerHead) -> torch.Tensor:
+        """(B, T, n_tags) the tagger's distribution over tags per token (0 at padding)."""
+        return self._cached("marginals", lambda: head.marginals(self.tag_scores(head), self.mask))
+
+    # --- shapes and gradients ----------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return self.features.device
 
     @property
     def lengths(self) -> List[int]:
@@ -72,17 +145,8 @@ def pad_features(tokvecs: Sequence[Floats2d], *, requires_grad: bool) -> TaggerB
 def training_batch(
     examples: Sequence[Example], tokvecs: Sequence[Floats2d], scheme: TagScheme
 ) -> TaggerBatch:
-    """Pad the token vectors and attach gold tag ids for the labeled examples."""
+    """Pad the token vectors of a training batch; its channels come from `examples`."""
     batch = pad_features(tokvecs, requires_grad=True)
     batch.examples = examples
-    device = batch.features.device
-    batch.labeled = torch.tensor(
-        [eg.reference.has_annotation("ENT_IOB") for eg in examples], device=device
-    )
-    gold = torch.full(batch.mask.shape, -1, dtype=torch.long)
-    for i, eg in enumerate(examples):
-        if batch.labeled[i]:
-            ids = scheme.from_biluo(eg.get_aligned_ner())
-            gold[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    batch.gold = gold.to(device)
+    batch.scheme = scheme
     return batch

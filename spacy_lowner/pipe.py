@@ -18,13 +18,15 @@ from .architectures import head_module
 from .batch import training_batch
 from .errors import ModelLoadError, TrainingDivergedError
 from .layers.head import DECODERS, TaggerHead
+from .channels import missing_channel
 from .objectives import Objective
+from .objectives.base import ObjectiveContext, term_key
 from .registry import lowner_objectives
 from .tags import SCHEMES, TagScheme
 
 DEFAULT_MODEL_CONFIG = """
 [model]
-@architectures = "spacy_lowner.TokenTagger.v1"
+@architectures = "spacy_lowner.TokenTagger.v2"
 hidden_width = 0
 dropout = 0.1
 
@@ -66,7 +68,7 @@ def make_lowner_ner(
 ) -> "LowNERTagger":
     """A token-tagging NER component for low-resource training.
 
-    model: a `spacy_lowner.TokenTagger.v1` over any tok2vec.
+    model: a `spacy_lowner.TokenTagger.v2` (or v1) over any tok2vec.
     scheme: "BIO" or "BIOES", the tags derived from the entity labels.
     decoder: "crf" (a CRF restricted to valid tag transitions) or "softmax"
         (token scores decoded by Viterbi under the same restrictions).
@@ -81,6 +83,12 @@ def make_lowner_ner(
 # Batches in a row with a non-finite loss after which training stops: one can be a fluke,
 # several mean the weights have diverged and nothing later will train.
 MAX_NON_FINITE_BATCHES = 3
+
+
+def gradient_norm(term: torch.Tensor, features: torch.Tensor) -> float:
+    """The norm of d term / d features; 0 for a term that does not reach them."""
+    (grad,) = torch.autograd.grad(term, features, retain_graph=True, allow_unused=True)
+    return 0.0 if grad is None else float(grad.norm())
 
 
 def without_edge_whitespace(spans: Iterable[Span]) -> List[Span]:
@@ -123,6 +131,7 @@ class LowNERTagger(TrainablePipe):
                     f"{name}: objectives.{key} is not an objective; give it a block with "
                     f'@lowner_objectives = "<name>" (registered: {sorted(lowner_objectives.get_all())})'
                 )
+            objective.name = key
         self.vocab = vocab
         self.model = model
         self.name = name
@@ -131,6 +140,11 @@ class LowNERTagger(TrainablePipe):
         self.cfg: Dict = {"labels": [], "scheme": scheme, "decoder": decoder}
         self._scheme_key: Optional[tuple] = None  # what the cached TagScheme was built from
         self._non_finite_batches = 0  # in a row; see _skip_non_finite
+        self.step = 0  # optimizer steps taken (finish_update calls)
+        # Diagnostics: when True, update() stores in term_gradients the norm of each term's
+        # gradient at the tok2vec output (the encoder), to check which terms reach it.
+        self.measure_term_gradients = False
+        self.term_gradients: Dict[str, float] = {}
 
     @property
     def labels(self) -> tuple:
@@ -179,14 +193,27 @@ class LowNERTagger(TrainablePipe):
                 f"{self.name}: no entity labels found in the training data; "
                 f"give them in [initialize.components.{self.name}.labels]"
             )
+        self._check_channels(get_examples)
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)
-        width = self.model.get_ref("tok2vec").predict(doc_sample)[0].shape[1]
+        width = max(vectors.shape[1] for vectors in self.model.get_ref("tok2vec").predict(doc_sample))
         head = self.head
         head.build(n_in=int(width), scheme=self.scheme.to_dict(), decoder=self.cfg["decoder"])
         head.to(get_torch_default_device())
+        max_steps = nlp.config["training"].get("max_steps", 0) if nlp is not None else 0
+        context = ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=int(max_steps or 0))
         for objective in self.objectives.values():
-            objective.initialize(head, self.scheme, get_examples)
+            objective.initialize(context)
+
+    def _check_channels(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        needed = {(key, channel) for key, objective in self.objectives.items() for channel in objective.needs}
+        if not needed:
+            return
+        examples = list(get_examples())
+        for key, channel in sorted(needed):
+            problem = missing_channel(channel, examples)
+            if problem:
+                raise ValueError(f"{self.name}: objective '{key}' needs the channel '{channel}', but {problem}")
 
     def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
         return self.model.predict(list(docs))
@@ -231,8 +258,10 @@ class LowNERTagger(TrainablePipe):
         head = self.head
         head.train()
         terms: Dict[str, torch.Tensor] = {}
-        for objective in self.objectives.values():
-            terms.update(objective(batch, head))
+        for key, objective in self.objectives.items():
+            objective.step = self.step
+            for term, value in objective(batch, head).items():
+                self._add_term(terms, term_key(key, term), value)
         if not terms:
             return losses
         total = torch.stack(list(terms.values())).sum()
@@ -240,6 +269,8 @@ class LowNERTagger(TrainablePipe):
             self._skip_non_finite(terms)
             return losses
         self._non_finite_batches = 0
+        if self.measure_term_gradients:
+            self.term_gradients = {key: gradient_norm(value, batch.features) for key, value in terms.items()}
         total.backward()
         backprop_tokvecs(batch.input_gradients())
         for objective in self.objectives.values():
@@ -248,11 +279,20 @@ class LowNERTagger(TrainablePipe):
             self.finish_update(sgd)
         losses[self.name] += float(total.detach())
         reported = {key: float(value.detach()) for key, value in terms.items()}
-        for objective in self.objectives.values():
-            reported.update(objective.report())
+        for key, objective in self.objectives.items():
+            for term, value in objective.report().items():
+                self._add_term(reported, term_key(key, term), value)
         for key, value in reported.items():
             losses[f"{self.name}_{key}"] = losses.get(f"{self.name}_{key}", 0.0) + value
         return losses
+
+    def _add_term(self, terms: Dict[str, Any], key: str, value: Any) -> None:
+        if key in terms:
+            raise ValueError(
+                f"{self.name}: two objectives report a term named '{key}'; rename one of their "
+                "config keys (the term names are <key>_<term>)"
+            )
+        terms[key] = value
 
     def _skip_non_finite(self, terms: Dict[str, torch.Tensor]) -> None:
         """Skip a batch whose loss is NaN or infinite; stop training when it happens again and
@@ -270,6 +310,7 @@ class LowNERTagger(TrainablePipe):
         """Step the weights, check them, then let the objectives act on the new weights (side
         optimizers, teachers)."""
         super().finish_update(sgd)
+        self.step += 1
         head = self.head
         broken = [name for name, param in head.named_parameters() if not bool(torch.isfinite(param).all())]
         if broken:

@@ -211,7 +211,7 @@ def write_split(
 
 def _unlabeled_bytes(docs: Sequence[Doc], suffix: str) -> bytes:
     if suffix == ".spacy":
-        return DocBin(docs=[tokens_only(doc) for doc in docs]).to_bytes()
+        return DocBin(store_user_data=True, docs=[tokens_only(doc) for doc in docs]).to_bytes()
     texts = [re.sub(r"[\r\n]+", " ", doc.text) for doc in docs]
     if suffix == ".jsonl":
         texts = [json.dumps({"text": text}, ensure_ascii=False) for text in texts]

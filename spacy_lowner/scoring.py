@@ -59,6 +59,29 @@ def score_entities(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]
     return scores
 
 
+def score_tokens(examples: Iterable[Example]) -> Dict[str, Any]:
+    """Token-level scores as the KL-regulariser paper reports them: a token counts for label X
+    if it lies in an entity of type X (B/I ignored); `tokens_macro_f` is the mean of the
+    per-label F1 over the entity labels, O left out (it would dominate the mean)."""
+    counts: Dict[str, PRFScore] = defaultdict(PRFScore)
+    for eg in examples:
+        if not eg.reference.has_annotation("ENT_IOB"):
+            continue
+        gold = eg.get_aligned("ENT_TYPE", as_string=True)
+        for token, gold_label in zip(eg.predicted, gold):
+            predicted = token.ent_type_
+            if predicted and predicted == gold_label:
+                counts[predicted].tp += 1
+                continue
+            if predicted:
+                counts[predicted].fp += 1
+            if gold_label:
+                counts[gold_label].fn += 1
+    if not counts:
+        return {"tokens_macro_f": None}
+    return {"tokens_macro_f": sum(prf.fscore for prf in counts.values()) / len(counts)}
+
+
 @registry.scorers("spacy_lowner.entity_scorer.v1")
 def make_entity_scorer():
     return score_entities

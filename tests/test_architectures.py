@@ -1,4 +1,5 @@
 import spacy
+import torch
 from spacy.training import Example
 
 TRANSFORMER = {
@@ -57,3 +58,47 @@ def test_transformer_path_handles_empty_and_whitespace_docs(tiny_encoder, weibo_
     losses = nlp.update([empty, examples[0], blank, examples[1]], sgd=optimizer)
     assert losses["lowner_ner"] > 0
     assert nlp.update([empty], sgd=optimizer)["lowner_ner"] == 0.0
+
+
+def test_a_v1_pipeline_still_loads(tmp_path, weibo_docs, small_cnn):
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh", vocab=vocab)
+    model = {"@architectures": "spacy_lowner.TokenTagger.v1", "hidden_width": 0, "dropout": 0.1, "tok2vec": small_cnn}
+    nlp.add_pipe("lowner_ner", config={"model": model})
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]])
+    nlp.to_disk(tmp_path / "v1")
+    loaded = spacy.load(tmp_path / "v1")
+    assert loaded.config["components"]["lowner_ner"]["model"]["@architectures"] == "spacy_lowner.TokenTagger.v1"
+    texts = [doc.text for doc in train_docs[:4]]
+    assert [[(e.start, e.end, e.label_) for e in d.ents] for d in loaded.pipe(texts)] == [
+        [(e.start, e.end, e.label_) for e in d.ents] for d in nlp.pipe(texts)
+    ]
+
+
+def test_a_v2_transform_is_used_at_prediction_by_domain(tmp_path, weibo_docs, small_cnn):
+    from spacy_lowner.channels import set_domain
+    from spacy_lowner.layers.transforms import LinearTransform
+
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh", vocab=vocab)
+    model = {"@architectures": "spacy_lowner.TokenTagger.v2", "hidden_width": 0, "dropout": 0.1, "tok2vec": small_cnn}
+    nlp.add_pipe("lowner_ner", config={"model": model})
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]])
+    head = nlp.get_pipe("lowner_ner").head
+    transform = head.install_transform(LinearTransform(head.input_width, domains=["source"]))
+    with torch.no_grad():
+        transform.linear.weight.copy_(-torch.eye(head.input_width))  # flips every vector
+        head.emission.bias.zero_()
+    head.eval()
+    tok2vec = nlp.get_pipe("lowner_ner").model.get_ref("tok2vec")
+    text = train_docs[0].text
+    vectors = torch.tensor(tok2vec.predict([nlp.make_doc(text)])[0])[None]
+    # no bias and no hidden layer: flipped vectors give negated scores
+    torch.testing.assert_close(head(vectors, ["source"]), -head(vectors, [None]), rtol=1e-5, atol=1e-5)
+    nlp.to_disk(tmp_path / "v2")
+    loaded = spacy.load(tmp_path / "v2")
+    assert loaded.get_pipe("lowner_ner").head.token_transform.config() == transform.config()
+    docs = [nlp.make_doc(text), set_domain(nlp.make_doc(text), "source")]
+    plain_ids, source_ids = [ids.tolist() for ids in nlp.get_pipe("lowner_ner").predict(docs)]
+    assert plain_ids != source_ids  # the transform is applied at prediction, to its domain only
+    assert [ids.tolist() for ids in loaded.get_pipe("lowner_ner").predict(docs)] == [plain_ids, source_ids]

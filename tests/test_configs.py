@@ -4,13 +4,15 @@ import shlex
 from pathlib import Path
 
 import pytest
-from spacy.cli._util import _parse_override
 from spacy.schemas import ConfigSchemaTraining
 from spacy.util import load_config, load_model_from_config, registry
 from weasel.util import load_project_config
 
+from bench.systems import parse_value
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO_ROOT / "configs").rglob("*.cfg"))
+# Full configs; configs/parts and configs/objectives hold partials for `config compose`.
+CONFIGS = sorted(p for p in (REPO_ROOT / "configs").rglob("*.cfg") if p.parent.name not in ("parts", "objectives"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
@@ -29,22 +31,32 @@ def test_config_validates(path):
 
 
 def sweep_commands():
-    """(command name, configs, overrides) of every project command that passes `-o` overrides."""
+    """(command name, {system: config}, common overrides, {system: own overrides}) of every
+    project command that runs `python -m bench` with overrides."""
     project = load_project_config(REPO_ROOT)
     for command in project["commands"]:
         for line in command.get("script", []):
             args = shlex.split(line)
-            configs = [args[i + 1].split("=", 1)[1] for i, arg in enumerate(args) if arg == "-s"]
-            overrides = dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "-o")
-            if overrides:
-                yield command["name"], configs, overrides
+            if args[:3] != ["python", "-m", "bench"]:
+                continue
+            options = lambda flag: [args[i + 1] for i, arg in enumerate(args) if arg == flag]  # noqa: E731
+            configs = {"run": args[4]} if args[3] == "gradients" else dict(spec.split("=", 1) for spec in options("-s"))
+            own = {name: {} for name in configs}
+            for item in options("--set"):
+                name, _, pair = item.partition(":")
+                key, _, value = pair.partition("=")
+                own[name][key] = value
+            yield command["name"], configs, dict(pair.split("=", 1) for pair in options("-o")), own
 
 
 SWEEPS = list(sweep_commands())
 
 
-@pytest.mark.parametrize("name,configs,overrides", SWEEPS, ids=[name for name, _, _ in SWEEPS])
-def test_project_overrides_apply_to_their_configs(name, configs, overrides):
+@pytest.mark.parametrize("name,configs,overrides,own", SWEEPS, ids=[name for name, *_ in SWEEPS])
+def test_project_overrides_apply_to_their_configs(name, configs, overrides, own):
     assert configs
-    for config in configs:
-        load_config(REPO_ROOT / config, overrides={key: _parse_override(value) for key, value in overrides.items()})
+    for system, config in configs.items():
+        values = {key: parse_value(value) for key, value in {**overrides, **own[system]}.items()}
+        config = load_config(REPO_ROOT / config, overrides=values)
+        load_model_from_config(config, auto_fill=True, validate=True)
+        registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)

@@ -7,21 +7,25 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from spacy_lowner.errors import ModelLoadError, NonFiniteScoresError, TrainingDivergedError
+from spacy_lowner.objectives import Objective
 from spacy_lowner.pipe import MAX_NON_FINITE_BATCHES, LowNERTagger
+from spacy_lowner.registry import lowner_objectives
 
 
 @pytest.fixture
 def make_nlp(weibo_docs, small_cnn):
     # The pipelines share the examples' vocab: entity labels must be in one StringStore.
-    def make(scheme="BIO", decoder="crf", hidden_width=0):
+    def make(scheme="BIO", decoder="crf", hidden_width=0, objectives=None):
         nlp = spacy.blank("zh", vocab=weibo_docs[0])
+        extra = {"objectives": {"supervised": {"@lowner_objectives": "supervised"}, **objectives}} if objectives else {}
         nlp.add_pipe(
             "lowner_ner",
             config={
+                **extra,
                 "scheme": scheme,
                 "decoder": decoder,
                 "model": {
-                    "@architectures": "spacy_lowner.TokenTagger.v1",
+                    "@architectures": "spacy_lowner.TokenTagger.v2",
                     "hidden_width": hidden_width,
                     "dropout": 0.1,
                     "tok2vec": small_cnn,
@@ -276,3 +280,62 @@ def test_zeroed_weights_fail_their_checksum(saved_pipeline):
         spacy.load(path)
     model_file.write_bytes(data)
     assert spacy.load(path).get_pipe("lowner_ner").labels == nlp.get_pipe("lowner_ner").labels
+
+
+class StepRecorder(Objective):
+    """Records what the component tells it; its single term is 0."""
+
+    needs = ("labeled",)
+
+    def __init__(self, term=""):
+        super().__init__()
+        self.term = term
+        self.seen = []
+
+    def initialize(self, context):
+        self.context = context
+
+    def __call__(self, batch, head):
+        self.seen.append((self.name, self.step))
+        return {self.term: 0.0 * batch.hidden(head).sum()}
+
+
+@lowner_objectives("test_step_recorder")
+def make_step_recorder(term: str = "") -> StepRecorder:
+    return StepRecorder(term)
+
+
+@lowner_objectives("test_needs_domain")
+def make_needs_domain() -> StepRecorder:
+    recorder = StepRecorder()
+    recorder.needs = ("domain",)
+    return recorder
+
+
+def test_objectives_learn_their_key_and_the_step(make_nlp, train_examples):
+    nlp = make_nlp(objectives={"recorder": {"@lowner_objectives": "test_step_recorder", "term": "zero"}})
+    optimizer = nlp.initialize(lambda: train_examples)
+    recorder = nlp.get_pipe("lowner_ner").objectives["recorder"]
+    assert recorder.context.component == "lowner_ner" and recorder.context.head is nlp.get_pipe("lowner_ner").head
+    for _ in range(3):
+        losses = nlp.update(train_examples[:4], sgd=optimizer)
+    assert recorder.seen == [("recorder", 0), ("recorder", 1), ("recorder", 2)]
+    assert "lowner_ner_recorder_zero" in losses
+
+
+def test_two_objectives_with_the_same_term_name_are_an_error(make_nlp, train_examples):
+    nlp = make_nlp(
+        objectives={
+            "a": {"@lowner_objectives": "test_step_recorder", "term": "b"},
+            "a_b": {"@lowner_objectives": "test_step_recorder", "term": ""},
+        }
+    )
+    optimizer = nlp.initialize(lambda: train_examples)
+    with pytest.raises(ValueError, match="two objectives report a term named 'a_b'"):
+        nlp.update(train_examples[:4], sgd=optimizer)
+
+
+def test_a_channel_the_reader_does_not_give_stops_initialisation(make_nlp, train_examples):
+    nlp = make_nlp(objectives={"adversary": {"@lowner_objectives": "test_needs_domain"}})
+    with pytest.raises(ValueError, match="objective 'adversary' needs the channel 'domain'.*example 1 has no"):
+        nlp.initialize(lambda: train_examples)

@@ -7,7 +7,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from spacy_lowner.corpora.docs import make_doc
-from spacy_lowner.scoring import score_entities
+from spacy_lowner.scoring import score_entities, score_tokens
 
 LABELS = ["PER.NAM", "PER.NOM", "LOC.NAM"]
 
@@ -67,3 +67,14 @@ def test_no_annotation_gives_none():
     vocab = Vocab()
     doc = Doc(vocab, words=list("北京"))
     assert score_entities([Example(doc, doc.copy())])["ents_f"] is None
+
+
+def test_token_macro_f1_leaves_out_o():
+    vocab = Vocab()
+    gold = make_doc(vocab, list("abcdef"), ["B-PER", "I-PER", "O", "B-LOC", "O", "O"], spaced=True)
+    predicted = make_doc(vocab, list("abcdef"), ["B-PER", "O", "O", "B-LOC", "I-LOC", "B-PER"], spaced=True)
+    scores = score_tokens([Example(predicted, gold)])
+    # PER: tp 1 (a), fn 1 (b), fp 1 (f) -> F1 0.5; LOC: tp 1 (d), fp 1 (e) -> F1 2/3
+    assert scores["tokens_macro_f"] == pytest.approx((0.5 + 2 / 3) / 2)
+    unlabeled = Doc(vocab, words=list("ab"))
+    assert score_tokens([Example(Doc(vocab, words=list("ab")), unlabeled)]) == {"tokens_macro_f": None}

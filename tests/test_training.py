@@ -72,8 +72,8 @@ def low_resource_docbins(tmp_path_factory, weibo_docs):
     "config,overrides",
     [
         ("weibo_trf_ssgan.cfg", {"training.optimizer.learn_rate.initial_rate": 5e-4, "training.optimizer.learn_rate.warmup_steps": 20}),
-        # batches of ~10 sentences, so that most hold labeled and unlabeled docs
-        ("weibo_cnn_ssgan.cfg", {"training.batcher.size.start": 500, "training.batcher.size.stop": 500}),
+        # batches of ~5 labeled and ~5 unlabeled sentences
+        ("weibo_cnn_ssgan.cfg", {"training.batcher.size": 250}),
     ],
 )
 def test_short_ssgan_run_with_unlabeled_docs_learns(tmp_path, low_resource_docbins, tiny_encoder, config, overrides):

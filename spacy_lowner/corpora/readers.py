@@ -12,6 +12,7 @@ from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
 
+from ..channels import set_domain
 from .convert import FORMATS, read_docs
 from .docs import tokens_only
 from .errors import read_lines
@@ -23,12 +24,13 @@ UNLABELED_SUFFIXES = (".spacy", ".txt", ".jsonl")
 
 @registry.readers("spacy_lowner.TaggedCorpus.v1")
 def create_tagged_corpus(
-    path: Path, format: str, lang: str = "", nam_only: bool = False, limit: int = 0
+    path: Path, format: str, lang: str = "", nam_only: bool = False, limit: int = 0, domain: str = ""
 ) -> Callable[[Language], Iterable[Example]]:
     """Read a weibo/conll/cluener/text/jsonl file (see corpora.convert.read_docs).
 
     lang: decides whether column-file words are joined by spaces; default the
         pipeline's language. limit: the first `limit` docs only (0: all).
+    domain: if given, the `domain` channel of every doc (e.g. "source", "es"; channels.py).
     The predicted docs keep the corpus tokenization, like spaCy's gold_preproc.
     """
 
@@ -40,7 +42,7 @@ def create_tagged_corpus(
     def read(nlp: Language) -> Iterator[Example]:
         docs = read_docs(format, path, nlp, lang=lang or None, nam_only=nam_only)
         for doc in islice(docs, limit or None):
-            yield Example(tokens_only(doc, nlp.vocab), doc)
+            yield Example(tokens_only(doc, nlp.vocab), set_domain(doc, domain) if domain else doc)
 
     return read
 
@@ -53,6 +55,8 @@ def create_mixed_corpus(
     repeat_labeled: Union[int, str] = 1,
     seed: int = 0,
     max_length: int = 0,
+    domain: str = "",
+    unlabeled_domain: str = "",
 ) -> Callable[[Language], Iterable[Example]]:
     """A labeled DocBin mixed with unlabeled text, for semi-supervised training.
 
@@ -77,6 +81,9 @@ def create_mixed_corpus(
         as given, so the labeled examples must not all come first.
     max_length: like spaCy's Corpus, docs longer than this many tokens are skipped (0: no
         limit); empty docs are always skipped. Counts above are after skipping.
+    domain, unlabeled_domain: if given, the `domain` channel (channels.py) of the labeled and
+        of the unlabeled docs; otherwise the domain a DocBin's docs carry, if any.
+    Batch with `spacy_lowner.labeled_share.v1` to give every batch the same labeled share.
     The predicted docs keep the corpus tokenization, as in TaggedCorpus.
     """
     reader = "MixedCorpus"
@@ -108,11 +115,15 @@ def create_mixed_corpus(
 
     def read(nlp: Language) -> Iterator[Example]:
         labeled = [doc for doc in labeled_docs.get_docs(nlp.vocab) if keep(doc)]
+        if domain:
+            labeled = [set_domain(doc, domain) for doc in labeled]
         if not labeled:
             raise ValueError(f"MixedCorpus: no labeled docs in {labeled_path} (max_length {max_length})")
         plain: List[Doc] = []
         if unlabeled_path is not None:
             plain = [doc for doc in _read_unlabeled(unlabeled_path, nlp) if keep(doc)]
+            if unlabeled_domain:
+                plain = [set_domain(doc, unlabeled_domain) for doc in plain]
         if unlabeled_per_labeled:
             limit = round(unlabeled_per_labeled * len(labeled))
             if limit < len(plain):

@@ -95,6 +95,41 @@ def _forward_algorithm(
     return torch.where(mask[:, 0], log_z, torch.zeros_like(log_z))
 
 
+def _forward_backward(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """(B, T, K) marginal probability of each tag at each position; 0 at padding.
+
+    alpha[t] sums the paths up to and including position t, beta[t] the paths after it (with
+    the end score), so p(tag k at t) = exp(alpha[t, k] + beta[t, k] - log Z). Both recursions
+    are loops over time of (B, K, K) steps, differentiable like the forward algorithm.
+    """
+    batch, length, num_tags = emissions.shape
+    if length == 0:
+        return emissions.new_zeros(batch, 0, num_tags)
+    step_emissions = emissions.unbind(1)
+    step_keep = mask.unsqueeze(2).unbind(1)
+    alphas = [start + step_emissions[0]]
+    for emission, keep in zip(step_emissions[1:], step_keep[1:]):
+        step = torch.logsumexp(alphas[-1].unsqueeze(2) + transitions, dim=1) + emission
+        alphas.append(torch.where(keep, step, alphas[-1]))
+    # After a row's last real position (and in its padding) beta is the end score.
+    end_scores = end.expand(batch, num_tags)
+    betas = [end_scores]
+    for t in range(length - 2, -1, -1):
+        after = (step_emissions[t + 1] + betas[-1]).unsqueeze(1)
+        step = torch.logsumexp(transitions + after, dim=2)
+        betas.append(torch.where(step_keep[t + 1], step, end_scores))
+    betas.reverse()
+    log_z = torch.logsumexp(alphas[-1] + end, dim=1)
+    log_marginals = torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None]
+    return torch.where(mask.unsqueeze(2), log_marginals.exp(), torch.zeros_like(log_marginals))
+
+
 class CRF(nn.Module):
     """Linear-chain CRF whose disallowed transitions (e.g. O -> I-X in BIO) stay disallowed."""
 
@@ -147,6 +182,10 @@ class CRF(nn.Module):
         both = _forward_algorithm(torch.cat([gold_emissions, emissions]), mask.repeat(2, 1), *constrained)
         gold_score, log_z = both.chunk(2)
         return gold_score - log_z
+
+    def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, K) p(tag at position); rows sum to 1 on real tokens, 0 at padding."""
+        return _forward_backward(emissions, mask, *self.masked_transitions(emissions))
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(B, T) long best paths; 0 at padding."""

@@ -1,13 +1,20 @@
-"""The tagging head: token vectors -> tag scores -> a tag sequence the scheme allows."""
+"""The tagging head: token vectors -> tag scores -> a tag sequence the scheme allows.
+
+Objectives use the head only through its public methods and properties (sizes, `features`,
+`tag_scores`, `nll`, `marginals`, `decode`, `add_training_module`, `install_transform`), so
+that the head's insides can change without touching them.
+"""
 import hashlib
 import io
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from torch import nn
 
 from ..tags import TagScheme
 from .crf import CRF, apply_constraints, viterbi_decode
+from .losses import token_cross_entropy
+from .transforms import TokenTransform, build_transform
 
 DECODERS = ("crf", "softmax")
 
@@ -22,20 +29,53 @@ class TaggerHead(nn.Module):
     decoder "crf": a linear-chain CRF with transitions restricted to the tag scheme.
     decoder "softmax": independent token scores, decoded by Viterbi over log-probabilities
     with the same restrictions, so neither decoder can emit an invalid sequence.
+
+    transform_slot: whether a learned token transform may be installed (TokenTagger.v2);
+    it is saved with the head and applied at prediction. Modules that objectives add for
+    training only (discriminators, ...) live in `training_modules` and are not saved.
     """
 
-    def __init__(self, hidden_width: int = 0, dropout: float = 0.1):
+    def __init__(self, hidden_width: int = 0, dropout: float = 0.1, transform_slot: bool = False):
         super().__init__()
         self.hidden_width = hidden_width
         self.dropout_rate = dropout
+        self.transform_slot = transform_slot
         self.build_config: Optional[Dict[str, Any]] = None
-        # Modules that objectives add for training (discriminators, ...). They are not
-        # saved with the pipeline: prediction never uses them.
-        self.objective_modules = nn.ModuleDict()
+        self.training_modules = nn.ModuleDict()
+        self.token_transform: Optional[TokenTransform] = None
+
+    # --- sizes -----------------------------------------------------------------------------
 
     @property
     def is_built(self) -> bool:
         return self.build_config is not None
+
+    @property
+    def input_width(self) -> int:
+        """Width of the token vectors the head reads (the tok2vec's output)."""
+        return self._built("n_in")
+
+    @property
+    def feature_width(self) -> int:
+        """Width of `features()`: the hidden layer, or the input if there is none."""
+        return self.hidden_width or self.input_width
+
+    @property
+    def n_tags(self) -> int:
+        return self.emission.out_features
+
+    @property
+    def decoder(self) -> str:
+        return self._built("decoder")
+
+    @property
+    def device(self) -> torch.device:
+        return self.emission.weight.device
+
+    def _built(self, key: str) -> Any:
+        if self.build_config is None:
+            raise ValueError("the lowner_ner head is not built yet: initialize the pipeline first")
+        return self.build_config[key]
 
     def build(self, n_in: int, scheme: Dict[str, Any], decoder: str) -> None:
         if decoder not in DECODERS:
@@ -64,13 +104,37 @@ class TaggerHead(nn.Module):
             self.register_buffer("constraint_end", _constraint_scores(end))
         self.build_config = {"n_in": n_in, "scheme": scheme, "decoder": decoder}
 
-    def features(self, vectors: torch.Tensor) -> torch.Tensor:
-        """The last hidden layer before the tag scores (B, T, width)."""
+    # --- the forward pass ------------------------------------------------------------------
+
+    def features(self, vectors: torch.Tensor, domains: Optional[Sequence[Optional[str]]] = None) -> torch.Tensor:
+        """The last hidden layer before the tag scores (B, T, feature_width). `domains` (a
+        domain or None per doc) selects the docs the token transform applies to."""
+        if self.token_transform is not None:
+            rows = self.token_transform.applies_to(domains or [None] * len(vectors)).to(vectors.device)
+            if bool(rows.any()):
+                vectors = torch.where(rows[:, None, None], self.token_transform(vectors), vectors)
         return self.hidden(self.input_dropout(vectors))
 
-    def forward(self, vectors: torch.Tensor) -> torch.Tensor:
-        """Emission scores (B, T, n_tags)."""
-        return self.emission(self.features(vectors))
+    def tag_scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Emission scores (B, T, n_tags) from `features()`."""
+        return self.emission(features)
+
+    def forward(self, vectors: torch.Tensor, domains: Optional[Sequence[Optional[str]]] = None) -> torch.Tensor:
+        return self.tag_scores(self.features(vectors, domains))
+
+    def nll(self, scores: torch.Tensor, gold: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B,) negative log-likelihood of the gold tags (-1: unknown) per doc: the CRF's
+        (unknown tags marginalised out), or the sum of the token cross-entropies."""
+        if self.crf is not None:
+            return -self.crf.log_likelihood(scores, gold, mask)
+        return token_cross_entropy(scores, gold.masked_fill(~mask, -1)).sum(1)
+
+    def marginals(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, n_tags) probability of each tag per token, summing to 1 on real tokens and 0
+        at padding: the CRF's marginals, or the softmax of the scores."""
+        if self.crf is not None:
+            return self.crf.marginals(scores, mask)
+        return scores.softmax(-1) * mask.unsqueeze(-1)
 
     def decode(self, scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Best allowed tag ids (B, T); padding positions are 0."""
@@ -84,6 +148,34 @@ class TaggerHead(nn.Module):
             self.constraint_end,
         )
 
+    # --- what objectives add -----------------------------------------------------------------
+
+    def add_training_module(self, name: str, module: nn.Module) -> nn.Module:
+        """Register a module an objective trains with the component's optimizer (it moves with
+        the head and is updated with it) but that prediction never uses: it is not saved."""
+        if name in self.training_modules:
+            raise ValueError(f"a training module named {name!r} is already registered")
+        self.training_modules[name] = module.to(self.device)
+        return self.training_modules[name]
+
+    def training_module(self, name: str) -> nn.Module:
+        return self.training_modules[name]
+
+    def install_transform(self, transform: TokenTransform) -> TokenTransform:
+        """Put a learned token transform in the head's slot: trained with the component's
+        optimizer, saved with the pipeline and applied at prediction."""
+        if not self.transform_slot:
+            raise ValueError(
+                "this lowner_ner model has no slot for a token transform: "
+                'use @architectures = "spacy_lowner.TokenTagger.v2"'
+            )
+        if self.token_transform is not None:
+            raise ValueError("a token transform is installed already; the head holds one")
+        if transform.width != self.input_width:
+            raise ValueError(f"the token transform maps width {transform.width}, the tokens have {self.input_width}")
+        self.token_transform = transform.to(self.device)
+        return self.token_transform
+
 
 def _constraint_scores(allowed: torch.Tensor) -> torch.Tensor:
     return apply_constraints(torch.zeros(allowed.shape), allowed)
@@ -93,10 +185,16 @@ def serialize_head(head: TaggerHead) -> bytes:
     state = {
         key: value
         for key, value in head.state_dict().items()
-        if not key.startswith("objective_modules.")
+        if not key.startswith("training_modules.")
+    }
+    saved = {
+        "build_config": head.build_config,
+        "transform": head.token_transform.config() if head.token_transform is not None else None,
+        "state": state,
+        "sha256": weights_digest(state),
     }
     buffer = io.BytesIO()
-    torch.save({"build_config": head.build_config, "state": state, "sha256": weights_digest(state)}, buffer)
+    torch.save(saved, buffer)
     return buffer.getvalue()
 
 
@@ -107,8 +205,10 @@ def deserialize_head(head: TaggerHead, data: bytes, device: torch.device) -> Tag
         if "sha256" in saved and weights_digest(saved["state"]) != saved["sha256"]:
             raise ValueError("the saved weights do not match their checksum: the file is damaged")
         head.build(**saved["build_config"])
+        if saved.get("transform") is not None:
+            head.install_transform(build_transform(saved["transform"]))
         missing, unexpected = head.load_state_dict(saved["state"], strict=False)
-        missing = [key for key in missing if not key.startswith("objective_modules.")]
+        missing = [key for key in missing if not key.startswith("training_modules.")]
         if missing or unexpected:
             raise ValueError(
                 f"Saved lowner_ner head does not match its build config: "

@@ -9,7 +9,9 @@ batch's padding mask. Paper: Seq-GAN-BERT; losses as in its parent GAN-BERT (Cro
 - Discriminator (head + fake logit + encoder, updated by spaCy's optimizer):
   supervised (the `supervised` objective, on the k real classes only)
   + eta * (-log(1 - p_fake(real tokens)) - log p_fake(fake tokens)),
-  eta = (n_labeled / batch size) ** beta.
+  eta = (n_labeled / batch size) ** beta. Both terms are on the platform's scale (a sum over a
+  doc's tokens, averaged over docs), like the CRF's negative log-likelihood; GAN-BERT
+  averages them over tokens, which made them ~55x weaker than the supervised loss here.
 - Generator (its own torch optimizer, stepped after the component's optimizer step, with
   the gradients of the batches whose summed loss was finite): -log(1 - p_fake(fake tokens))
   + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature matching). Its gradient is
@@ -20,19 +22,18 @@ objective shares, `TaggerBatch.hidden`) and once on the fakes; both players' ter
 At prediction the fake logit is not used: decoding goes through the head's decoder.
 """
 import warnings
-from typing import Callable, Dict, Iterable, List, Tuple
+from typing import Dict, List, Tuple
 
 import torch
-from spacy.training import Example
 from torch import nn
 from torch.nn import functional as F
 
 from ..batch import TaggerBatch
 from ..errors import TrainingDivergedError
 from ..layers.head import TaggerHead
+from ..layers.losses import doc_mean
 from ..registry import lowner_objectives
-from ..tags import TagScheme
-from .base import Objective
+from .base import Objective, ObjectiveContext
 
 GENERATORS = ("self_attention", "lstm")
 # Generator steps in a row that may fail (non-finite gradient or weights) before training stops.
@@ -83,8 +84,8 @@ def unsupervised_weight(n_labeled: int, batch_size: int, beta: float) -> float:
 
 def fake_log_probs(head: TaggerHead, features: torch.Tensor):
     """log p(fake) and log(1 - p(fake)) per token from the discriminator's k + 1 logits."""
-    real_logits = head.emission(features)
-    fake_logit = head.objective_modules[FAKE_LOGIT](features)
+    real_logits = head.tag_scores(features)
+    fake_logit = head.training_module(FAKE_LOGIT)(features)
     log_norm = torch.logsumexp(torch.cat([real_logits, fake_logit], dim=-1), dim=-1)
     return fake_logit.squeeze(-1) - log_norm, torch.logsumexp(real_logits, dim=-1) - log_norm
 
@@ -101,6 +102,7 @@ class SeqGanObjective(Objective):
         beta: float,
         generator_grad_clip: float = 1.0,
     ):
+        super().__init__()
         if generator not in GENERATORS:
             raise ValueError(f"ssgan: unknown generator {generator!r}; use one of {GENERATORS}")
         if generator == "self_attention" and generator_width % attention_heads:
@@ -121,22 +123,19 @@ class SeqGanObjective(Objective):
         self._pending: List[Tuple[torch.Tensor, torch.Tensor]] = []  # (param, grad) of the last batch
         self._failed_steps = 0  # in a row
 
-    def initialize(
-        self, head: TaggerHead, scheme: TagScheme, get_examples: Callable[[], Iterable[Example]]
-    ) -> None:
-        device = head.emission.weight.device
-        # The fake logit belongs to the discriminator: it lives in the head and is updated
-        # with it by spaCy's optimizer, but is not saved with the pipeline.
-        head.objective_modules[FAKE_LOGIT] = nn.Linear(head.emission.in_features, 1).to(device)
-        out_width = head.build_config["n_in"]
+    def initialize(self, context: ObjectiveContext) -> None:
+        head = context.head
+        # The fake logit belongs to the discriminator: it is updated with the head by spaCy's
+        # optimizer, but is not saved with the pipeline.
+        head.add_training_module(FAKE_LOGIT, nn.Linear(head.feature_width, 1))
         if self.generator_kind == "self_attention":
             generator: nn.Module = SelfAttentionGenerator(
-                self.noise_width, self.generator_width, out_width, self.attention_heads, self.generator_dropout
+                self.noise_width, self.generator_width, head.input_width, self.attention_heads, self.generator_dropout
             )
         else:
-            generator = LSTMGenerator(self.noise_width, self.generator_width, out_width, self.generator_dropout)
+            generator = LSTMGenerator(self.noise_width, self.generator_width, head.input_width, self.generator_dropout)
         # Kept outside the head, so spaCy's optimizer never sees its parameters.
-        self.generator = generator.to(device)
+        self.generator = generator.to(head.device)
         self.generator_optimizer = torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate)
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
@@ -158,10 +157,7 @@ class SeqGanObjective(Objective):
         self._generator_gradients(fakes, fake_input, -fake_log_not_fake[mask].mean() + feature_matching)
         _, real_log_not_fake = fake_log_probs(head, real_features)
         eta = unsupervised_weight(int(batch.labeled.sum()), len(mask), self.beta)
-        return {
-            "ssgan_real": -eta * real_log_not_fake[mask].mean(),
-            "ssgan_fake": -eta * fake_log_p[mask].mean(),
-        }
+        return {"real": -eta * doc_mean(real_log_not_fake, mask), "fake": -eta * doc_mean(fake_log_p, mask)}
 
     def _generator_gradients(self, fakes: torch.Tensor, fake_input: torch.Tensor, loss: torch.Tensor) -> None:
         """Compute the generator's gradients for this batch; batch_accepted keeps them."""
@@ -213,7 +209,7 @@ class SeqGanObjective(Objective):
         warnings.warn(f"ssgan: skipped a generator step that {why}")
 
     def report(self) -> Dict[str, float]:
-        return {"ssgan_g": self.generator_loss}
+        return {"g": self.generator_loss}
 
 
 @lowner_objectives("ssgan")

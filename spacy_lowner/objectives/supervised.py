@@ -1,8 +1,7 @@
-"""The supervised loss on labeled docs: CRF negative log-likelihood, or token cross-entropy."""
+"""The supervised loss on labeled docs: the negative log-likelihood of the gold tags."""
 from typing import Dict
 
 import torch
-from torch.nn import functional as F
 
 from ..batch import TaggerBatch
 from ..layers.head import TaggerHead
@@ -12,28 +11,26 @@ from .base import Objective
 
 class SupervisedObjective(Objective):
     """With the CRF decoder: the negative log-likelihood of the gold tags, where tokens whose
-    tag is missing are marginalised out; averaged over labeled docs. With the softmax
-    decoder: cross-entropy over the labeled tokens whose tag is known.
-    Unlabeled docs in the batch contribute nothing.
+    tag is missing are marginalised out. With the softmax decoder: the sum of the token
+    cross-entropies over the tokens whose tag is known. Either way a sum over a doc's tokens,
+    averaged over the labeled docs of the batch (the platform's scale); unlabeled docs
+    contribute nothing.
     """
 
     def __init__(self, weight: float = 1.0):
+        super().__init__()
         self.weight = weight
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
         labeled = batch.labeled
-        gold, mask = batch.gold[labeled], batch.mask[labeled]
-        known = gold >= 0
-        if not bool(known.any()):
+        gold = batch.gold[labeled]
+        if not bool((gold >= 0).any()):
             return {}
-        scores = head.emission(batch.hidden(head)[labeled])
-        if head.crf is not None:
-            loss = -head.crf.log_likelihood(scores, gold, mask).mean()
-        else:
-            loss = F.cross_entropy(scores[known], gold[known])
-        return {"supervised": self.weight * loss}
+        scores = batch.tag_scores(head)[labeled]
+        return {"": self.weight * head.nll(scores, gold, batch.mask[labeled]).mean()}
 
 
 @lowner_objectives("supervised")
 def make_supervised(weight: float = 1.0) -> SupervisedObjective:
+    """The tagging loss on the labeled docs (weight: its factor in the summed loss)."""
     return SupervisedObjective(weight=weight)

@@ -249,3 +249,21 @@ def test_mixed_corpus_from_a_training_config(mixed_files):
     train = registry.resolve(config["corpora"])["train"]
     labeled, unlabeled = split_kinds(list(train(spacy.blank("zh"))))
     assert (len(labeled), len(unlabeled)) == (60, 30)  # 60 / 90 labeled: log2(1.5) < 1
+
+
+def test_readers_set_the_domain_channel(mixed_files, weibo_docs):
+    from spacy_lowner.channels import doc_domain, set_domain
+
+    corpus = create_mixed_corpus(mixed_files / "labeled.spacy", mixed_files / "unlabeled.txt", domain="source", unlabeled_domain="target")
+    labeled, unlabeled = split_kinds(list(corpus(spacy.blank("zh"))))
+    assert {doc_domain(eg.reference) for eg in labeled} == {"source"}
+    assert {doc_domain(eg.reference) for eg in unlabeled} == {"target"}
+    # a domain the DocBin's docs carry is kept when the reader sets none
+    tagged = mixed_files / "tagged.spacy"
+    DocBin(store_user_data=True, docs=[set_domain(tokens_only(doc), "es") for doc in weibo_docs[2]]).to_disk(tagged)
+    _, unlabeled = split_kinds(list(create_mixed_corpus(mixed_files / "labeled.spacy", tagged)(spacy.blank("zh"))))
+    assert {doc_domain(eg.reference) for eg in unlabeled} == {"es"}
+    conll = mixed_files / "x.conll"
+    conll.write_text("Madrid B-LOC\n", encoding="utf8")
+    (eg,) = create_tagged_corpus(conll, "conll", domain="es")(spacy.blank("es"))
+    assert doc_domain(eg.reference) == "es"

@@ -91,6 +91,32 @@ def test_viterbi_matches_enumeration(num_tags, length, seed):
             assert decoded[row, n:].eq(0).all()
 
 
+@pytest.mark.parametrize("num_tags,length,seed", CASES)
+def test_marginals_match_enumeration(num_tags, length, seed):
+    crf, emissions, mask, _ = random_case(num_tags, length, seed)
+    marginals = crf.marginals(emissions, mask)
+    assert marginals.shape == emissions.shape
+    with torch.no_grad():
+        for row, n in enumerate(mask.sum(1).tolist()):
+            if n:
+                expected = torch.zeros(n, num_tags, dtype=torch.float64)
+                log_z = brute_log_sum(crf, emissions[row], n)
+                for path in allowed_paths(crf, n):
+                    weight = (path_score(crf, emissions[row], path) - log_z).exp()
+                    for t, tag in enumerate(path):
+                        expected[t, tag] += weight
+                torch.testing.assert_close(marginals[row, :n], expected, atol=1e-9, rtol=1e-7)
+                torch.testing.assert_close(marginals[row, :n].sum(-1), torch.ones(n, dtype=torch.float64))
+            assert marginals[row, n:].eq(0).all()
+
+
+def test_marginals_are_the_gradient_of_the_log_partition():
+    crf, emissions, mask, _ = random_case(5, 6, seed=4)
+    emissions.requires_grad_()
+    (grad,) = torch.autograd.grad(crf.log_partition(emissions, mask).sum(), emissions)
+    torch.testing.assert_close(crf.marginals(emissions, mask), grad)
+
+
 @pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
 def test_decoded_paths_respect_the_scheme(scheme):
     tag_scheme = TagScheme(["LOC", "ORG", "PER"], scheme)

@@ -115,7 +115,7 @@ def test_fewer_labeled_docs_weigh_the_unsupervised_terms_less(initialized, mixed
     # (dropout and noise aside, the unweighted terms are of the same size).
     quarter = batch_for(ner, mixed_examples)
     terms_quarter = ssgan(quarter, ner.head)
-    ratio = terms_quarter["ssgan_real"].item() / terms_full["ssgan_real"].item()
+    ratio = terms_quarter["real"].item() / terms_full["real"].item()
     assert 1 / 32 < ratio < 1 / 8
 
 
@@ -129,7 +129,7 @@ def test_generator_step_changes_neither_encoder_nor_discriminator(initialized, m
     encoder_before = thinc_parameters(encoder)
     generator_before = parameters(ssgan.generator)
     terms = ssgan(batch_for(ner, mixed_examples), head)
-    assert set(terms) == {"ssgan_real", "ssgan_fake"}
+    assert set(terms) == {"real", "fake"}
     assert not changed(generator_before, ssgan.generator)  # stepped only after the batch is accepted
     ssgan.batch_accepted()
     ssgan.after_step()
@@ -177,10 +177,10 @@ def test_update_trains_discriminator_but_never_hands_generator_to_spacy(initiali
     # the generator is not part of the saved, spaCy-optimised model
     generator_ids = {id(p) for p in ssgan.generator.parameters()}
     assert not generator_ids & {id(p) for p in ner.head.parameters()}
-    fake_logit_before = parameters(ner.head.objective_modules[FAKE_LOGIT])
+    fake_logit_before = parameters(ner.head.training_module(FAKE_LOGIT))
     losses = nlp.update(mixed_examples, sgd=optimizer, losses={})
     assert {"lowner_ner_supervised", "lowner_ner_ssgan_real", "lowner_ner_ssgan_fake", "lowner_ner_ssgan_g"} <= set(losses)
-    assert changed(fake_logit_before, ner.head.objective_modules[FAKE_LOGIT])
+    assert changed(fake_logit_before, ner.head.training_module(FAKE_LOGIT))
     assert all(p.grad is None for p in ssgan.generator.parameters())
 
 
@@ -228,7 +228,7 @@ def test_non_finite_batch_never_reaches_the_generator(initialized, mixed_example
 
     def poisoned(self, batch, head):
         terms = compute_terms(self, batch, head)
-        return {**terms, "ssgan_real": terms["ssgan_real"] * float("nan")}
+        return {**terms, "real": terms["real"] * float("nan")}
 
     monkeypatch.setattr(type(ssgan), "__call__", poisoned)
     with pytest.warns(UserWarning, match="non-finite loss"):
@@ -276,7 +276,7 @@ def test_prediction_ignores_the_fake_class(initialized, weibo_docs, mixed_exampl
     ner = nlp.get_pipe("lowner_ner")
     before = [ids.tolist() for ids in ner.predict(docs)]
     with torch.no_grad():
-        ner.head.objective_modules[FAKE_LOGIT].bias.fill_(1e4)  # every token "fake"
+        ner.head.training_module(FAKE_LOGIT).bias.fill_(1e4)  # every token "fake"
     assert [ids.tolist() for ids in ner.predict(docs)] == before
     saved = copy.deepcopy(nlp.to_bytes())
     reloaded = make_pipeline(weibo_docs[0], small_cnn).from_bytes(saved)

@@ -6,7 +6,10 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from spacy_lowner.benchmark import RunResult, markdown_table, mean_std, run_sweep
+from bench.runs import RunResult, read_result
+from bench.sweep import run_sweep
+from bench.systems import System
+from bench.tables import benchmark_table
 
 
 def result(system, seed, f, words_per_second=None):
@@ -16,23 +19,25 @@ def result(system, seed, f, words_per_second=None):
     )
 
 
-def test_mean_std_in_percent():
-    assert mean_std([0.5, 0.6, 0.7]) == "60.00 ± 10.00"
-    assert mean_std([0.5]) == "50.00"
-    assert mean_std([]) == "-"
-
-
-def test_table_has_one_row_per_system_and_speed_ratios():
-    table = markdown_table(
-        [result("ours", 0, 0.5, 900), result("ours", 1, 0.6, 1100), result("base", 0, 0.4, 500)],
+def test_table_has_one_row_per_system_paired_differences_and_speed_ratios():
+    table = benchmark_table(
+        [result("ours", 0, 0.5, 900), result("ours", 1, 0.6, 1100), result("base", 0, 0.4, 500), result("base", 1, 0.45, 500)],
         baseline="base",
     )
     rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
     assert set(rows) == {"ours", "base"}
     assert "55.00 ± 7.07" in rows["ours"] and "0,1" in rows["ours"]
+    assert "+12.50 [" in rows["ours"] and "2/0" in rows["ours"]
     assert rows["ours"].rstrip(" |").endswith("2.00x")
     assert rows["base"].rstrip(" |").endswith("1.00x")
     assert "5.0" in rows["ours"]  # seconds per epoch: 10 s / 2 epochs
+
+
+def test_results_of_earlier_sweeps_still_load(tmp_path):
+    old = asdict(result("a", 0, 0.5))
+    del old["dev_curve"]  # written before the dev curve was recorded
+    (tmp_path / "result.json").write_text(json.dumps(old))
+    assert read_result(tmp_path / "result.json").dev_curve == []
 
 
 def test_sweep_skips_finished_runs_and_measures_speed(tmp_path, weibo_docs):
@@ -48,10 +53,8 @@ def test_sweep_skips_finished_runs_and_measures_speed(tmp_path, weibo_docs):
         nlp.to_disk(run_dir / "model-best")
         (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, 0.5))))
     # The configs do not exist: any attempt to train would fail.
-    results = run_sweep(
-        {"a": tmp_path / "missing-a.cfg", "b": tmp_path / "missing-b.cfg"}, [0], tmp_path / "out",
-        test_path, test_path, test_path, {}, baseline="b", log=lambda _: None,
-    )
+    systems = {name: System(name, tmp_path / f"missing-{name}.cfg") for name in ("a", "b")}
+    results = run_sweep(systems, [0], tmp_path / "out", test_path, test_path, test_path, {}, baseline="b", log=lambda _: None)
     assert [r.system for r in results] == ["a", "b"]
     assert all(r.words_per_second > 0 for r in results)
     saved = json.loads((tmp_path / "out" / "results.json").read_text())

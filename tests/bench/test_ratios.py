@@ -8,32 +8,33 @@ from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 from typer.testing import CliRunner
 
-from spacy_lowner.benchmark import RunResult
-from spacy_lowner.cli import app
-from spacy_lowner.ratios import (
-    make_split,
-    measure_training_cost,
-    ratio_table,
-    run_ratio_sweep,
-    save_training_cost,
-    write_reports,
-)
+from bench.cli import app
+from bench.cost import measure_training_cost, save_training_cost
+from bench.ratios import make_split, run_ratio_sweep, write_reports
+from bench.runs import RunResult
+from bench.systems import System
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = REPO_ROOT / "configs"
 
 
 def result(system, seed, ratio, f):
     return RunResult(
         system, seed, f"{system}.cfg", steps=10, epochs=1, train_seconds=1.0, dev_f=f,
-        test={"ents_f": f}, ratio=ratio,
+        test={"ents_f": f}, ratio=ratio, dev_curve=[(0, 0.0), (5, f), (10, f / 2)],
     )
 
 
-def finish_run(output, ratio, system, f):
+def finish_run(output, ratio, system, f, seed=0):
     """A run's folder as a finished sweep leaves it: only result.json counts."""
-    run_dir = output / "runs" / f"r{ratio}" / f"{system}-seed0"
+    run_dir = output / "runs" / f"r{ratio}" / f"{system}-seed{seed}"
     run_dir.mkdir(parents=True)
-    (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, None, f))))
+    (run_dir / "result.json").write_text(json.dumps(asdict(result(system, seed, None, f))))
+
+
+def missing(tmp_path, *names):
+    """Systems whose configs do not exist: any attempt to train them would fail."""
+    return {name: System(name, tmp_path / f"no-{name}.cfg") for name in names}
 
 
 @pytest.fixture
@@ -61,30 +62,23 @@ def test_split_labels_a_covering_sample_and_strips_the_rest(tmp_path, train_path
     assert [d.text for d in load(again["labeled"])] == [d.text for d in labeled]
 
 
-def test_table_compares_with_the_baseline_on_shared_seeds():
-    results = [
-        result("base", 0, 0.1, 0.30), result("ssgan", 0, 0.1, 0.34),
-        result("base", 1, 0.1, 0.40), result("ssgan", 1, 0.1, 0.42),
-        result("base", 0, 0.01, 0.10),  # ssgan not run yet at 0.01
-    ]
-    lines = ratio_table(results, "base").splitlines()
-    assert lines[0] == "| ratio | seeds | base test F1 | ssgan test F1 | ssgan − base |"
-    assert lines[2] == "| 0.01 | 0 | 10.00 | - | - |"
-    assert lines[3] == "| 0.1 | 0,1 | 35.00 ± 7.07 | 38.00 ± 5.66 | +3.00 |"
-
-
-def test_sweep_resumes_and_writes_table_and_plot(tmp_path, train_path):
+def test_sweep_resumes_and_writes_paired_tables_and_plot(tmp_path, train_path):
     output = tmp_path / "out"
-    for system, f in (("base", 0.3), ("ssgan", 0.35)):
-        finish_run(output, 0.1, system, f)
-    # The configs do not exist: any attempt to train would fail.
+    for seed, (base, control, method) in enumerate([(0.30, 0.31, 0.34), (0.40, 0.38, 0.42)]):
+        for system, f in (("base", base), ("control", control), ("method", method)):
+            finish_run(output, 0.1, system, f, seed)
     results = run_ratio_sweep(
-        {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1], [0], output,
-        train_path, train_path, train_path, {}, baseline="base", log=lambda _: None,
+        missing(tmp_path, "base", "control", "method"), [0.1], [0, 1], output,
+        train_path, train_path, train_path, {}, baseline="base", control="control", log=lambda _: None,
     )
-    assert [(r.system, r.ratio) for r in results] == [("base", 0.1), ("ssgan", 0.1)]
-    assert "+5.00" in (output / "results.md").read_text()
-    assert [r["ratio"] for r in json.loads((output / "results.json").read_text())] == [0.1, 0.1]
+    assert [(r.system, r.ratio, r.seed) for r in results][:2] == [("base", 0.1, 0), ("base", 0.1, 1)]
+    text = (output / "results.md").read_text()
+    header = "| ratio | seeds | base | control | method | control − base | method − base | method − control |"
+    assert header in text
+    # method - base: +4 and +2 -> mean +3, t(1) interval 3 ± 12.706 * 1.414 / 1.414 = ±12.71
+    assert "| 0.1 | 0,1 | 35.00 ± 7.07 | 34.50 ± 4.95 | 38.00 ± 5.66 | -0.50 [-19.56, +18.56] 1/1 | +3.00 [-9.71, +15.71] 2/0 | +3.50 [-2.85, +9.85] 2/0 |" in text
+    assert "| 0.1 | method | 10 | 5 (5-5) |" in text  # best dev step
+    assert [r["ratio"] for r in json.loads((output / "results.json").read_text())] == [0.1] * 6
     assert (output / "f1_by_ratio.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (output / "splits" / "r0.1-seed0" / "labeled.spacy").exists()
 
@@ -98,20 +92,28 @@ def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_pa
         "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
         "paths.encoder": str(tiny_encoder),
     }
-    configs = {
-        "supervised": REPO_ROOT / "configs" / f"weibo_{encoder}.cfg",
-        "ssgan": REPO_ROOT / "configs" / f"weibo_{encoder}_ssgan.cfg",
+    systems = {
+        "supervised": System("supervised", CONFIGS / f"weibo_{encoder}.cfg"),
+        "ssgan": System("ssgan", CONFIGS / f"weibo_{encoder}_ssgan.cfg", {"components.lowner_ner.objectives.ssgan.beta": "0"}),
     }
-    seconds = measure_training_cost(configs, "ssgan", overrides, batches=2, batch_size=8, log=lambda _: None)
+    seconds = measure_training_cost(systems, "ssgan", overrides, batches=2, batch_size=8, log=lambda _: None)
     assert set(seconds) == {"supervised", "ssgan"}
     assert all(value > 0 for value in seconds.values())
 
 
-@pytest.mark.parametrize("ratios,message", [("0.1,2", "must be in (0, 1]"), ("0.1,x", "comma-separated list of numbers")])
-def test_cli_rejects_bad_ratios(tmp_path, train_path, ratios, message):
-    config = REPO_ROOT / "configs" / "weibo_cnn.cfg"
-    args = ["ratios", str(tmp_path / "out"), "-s", f"a={config}", "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path), "--ratios", ratios]
-    result = CliRunner().invoke(app, args)
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--ratios", "0.1,2"], "must be in (0, 1]"),
+        (["--ratios", "0.1,x"], "comma-separated list of numbers"),
+        (["--set", "b:training.max_steps=5"], "SYSTEM:KEY=VALUE with SYSTEM one of ['a']"),
+        (["--control", "c"], "--control c is not one of the systems"),
+    ],
+)
+def test_cli_rejects_bad_options(tmp_path, train_path, args, message):
+    base = ["ratios", str(tmp_path / "out"), "-s", f"a={CONFIGS / 'weibo_cnn.cfg'}"]
+    paths = ["--train", str(train_path), "--dev", str(train_path), "--test", str(train_path)]
+    result = CliRunner().invoke(app, base + paths + args)
     assert result.exit_code == 1
     assert message in result.output
     assert not (tmp_path / "out").exists()
@@ -119,8 +121,7 @@ def test_cli_rejects_bad_ratios(tmp_path, train_path, ratios, message):
 
 def test_cli_without_matplotlib_stops_before_training(tmp_path, train_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
-    config = REPO_ROOT / "configs" / "weibo_cnn.cfg"
-    args = ["ratios", str(tmp_path / "out"), "-s", f"a={config}", "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path)]
+    args = ["ratios", str(tmp_path / "out"), "-s", f"a={CONFIGS / 'weibo_cnn.cfg'}", "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "pip install 'spacy-lowner[benchmark]'" in result.output
@@ -131,22 +132,22 @@ def test_report_only_leaves_out_runs_not_finished(tmp_path, train_path):
     output = tmp_path / "out"
     finish_run(output, 0.1, "base", 0.3)
     results = run_ratio_sweep(
-        {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1, 0.5], [0], output,
+        missing(tmp_path, "base", "ssgan"), [0.1, 0.5], [0], output,
         train_path, train_path, train_path, {}, baseline="base", train_missing=False, log=lambda _: None,
     )
     assert [(r.system, r.ratio) for r in results] == [("base", 0.1)]
     assert "| 0.1 | 0 | 30.00 |" in (output / "results.md").read_text()
 
 
-def test_cost_stays_under_the_table_when_the_reports_are_rewritten(tmp_path):
+def test_cost_stays_under_the_tables_when_the_reports_are_rewritten(tmp_path):
     save_training_cost(tmp_path, {"supervised": 0.4, "ssgan": 0.6}, "supervised", "r0.1-seed0", 20, 32)
     assert json.loads((tmp_path / "cost.json").read_text())["systems"]["ssgan"]["ratio"] == pytest.approx(1.5)
     for results in ([result("supervised", 0, 0.1, 0.3)], [result("supervised", 0, 0.1, 0.3), result("ssgan", 0, 0.1, 0.4)]):
-        write_reports(results, tmp_path, "supervised", "")
+        write_reports(results, tmp_path, "supervised", None, "")
         text = (tmp_path / "results.md").read_text()
         assert "(r0.1-seed0, 20 batches of 32 docs)" in text
         assert text.endswith("| supervised | 0.400 | 1.00x |\n| ssgan | 0.600 | 1.50x |\n")
-    assert "| 0.1 | 0 | 30.00 | 40.00 | +10.00 |" in text
+    assert "| 0.1 | 0 | 30.00 | 40.00 | +10.00 1/0 |" in text
 
 
 def test_reports_keep_the_runs_of_other_sweeps_in_the_folder(tmp_path, train_path):
@@ -157,29 +158,29 @@ def test_reports_keep_the_runs_of_other_sweeps_in_the_folder(tmp_path, train_pat
         finish_run(output, ratio, system, f)
     (output / "runs" / "r0.5" / "ssgan-seed0").mkdir()  # started, not finished
     results = run_ratio_sweep(
-        {"base": tmp_path / "no-base.cfg", "ssgan": tmp_path / "no-ssgan.cfg"}, [0.1], [0], output,
+        missing(tmp_path, "base", "ssgan"), [0.1], [0], output,
         train_path, train_path, train_path, {}, baseline="base", log=lambda _: None,
     )
     assert [(r.system, r.ratio) for r in results] == [("base", 0.1), ("base", 0.5), ("ssgan", 0.1), ("other", 0.5)]
     lines = (output / "results.md").read_text().splitlines()
-    assert lines[0] == "| ratio | seeds | base test F1 | ssgan test F1 | other test F1 | ssgan − base | other − base |"
-    assert lines[2:] == ["| 0.1 | 0 | 30.00 | 35.00 | - | +5.00 | - |", "| 0.5 | 0 | 50.00 | - | 60.00 | - | +10.00 |"]
+    assert "| ratio | seeds | base | ssgan | other | ssgan − base | other − base |" in lines
+    assert "| 0.1 | 0 | 30.00 | 35.00 | - | +5.00 1/0 | - |" in lines
+    assert "| 0.5 | 0 | 50.00 | - | 60.00 | - | +10.00 1/0 |" in lines
 
 
 def test_cli_reports_the_finished_runs_with_the_training_cost_under_them(tmp_path, train_path):
     output = tmp_path / "out"
     for system, f in (("supervised", 0.3), ("ssgan", 0.35)):
         finish_run(output, 0.1, system, f)
-    configs = REPO_ROOT / "configs"
     args = [
-        "ratios", str(output), "-s", f"supervised={configs / 'weibo_cnn.cfg'}", "-s", f"ssgan={configs / 'weibo_cnn_ssgan.cfg'}",
+        "ratios", str(output), "-s", f"supervised={CONFIGS / 'weibo_cnn.cfg'}", "-s", f"ssgan={CONFIGS / 'weibo_cnn_ssgan.cfg'}",
         "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path), "--ratios", "0.1", "--seeds", "0",
         "--baseline", "supervised", "--report-only", "--cost-batches", "1",
     ]
     run = CliRunner().invoke(app, args)
     assert run.exit_code == 0, run.output
     text = (output / "results.md").read_text()
-    assert "| 0.1 | 0 | 30.00 | 35.00 | +5.00 |" in text
+    assert "| 0.1 | 0 | 30.00 | 35.00 | +5.00 1/0 |" in text
     assert "| supervised | " in text.split("Training cost per update")[1]
     cost = json.loads((output / "cost.json").read_text())
     assert cost["split"] == "r0.1-seed0" and cost["systems"]["supervised"]["ratio"] == 1.0

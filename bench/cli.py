@@ -1,0 +1,192 @@
+"""`python -m bench ...`: the benchmark commands (run from the repository root)."""
+import json
+import os
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import spacy
+import torch
+import typer
+from wasabi import msg
+
+from spacy_lowner.cli import fail
+from spacy_lowner.sampling import CoverTooLargeError
+
+from .cost import cost_table, measure_training_cost, save_training_cost
+from .gradients import gradient_table, term_gradients
+from .ratios import finished_runs, make_split, run_ratio_sweep, write_reports
+from .sweep import run_sweep
+from .systems import OptionError, System, parse_numbers, parse_pairs, parse_systems
+from .tables import benchmark_table, ratio_table
+
+app = typer.Typer(
+    name="bench",
+    help="Benchmarks of spacy-lowner: train systems over seeds and splits, compare them paired.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Docs per batch when timing each system's update.
+COST_BATCH_SIZE = 32
+
+# Options the commands share.
+SYSTEM_OPTION = typer.Option(..., "--system", "-s", help="NAME=CONFIG, repeated: each system is a spaCy training config.")
+SET_OPTION = typer.Option([], "--set", help="SYSTEM:KEY=VALUE, repeated: a config override for one system only.")
+OVERRIDE_OPTION = typer.Option([], "--override", "-o", help="KEY=VALUE config overrides for every run, e.g. training.max_steps=2000.")
+DEV_OPTION = typer.Option(..., help="Dev DocBin (model selection).", exists=True, dir_okay=False)
+TEST_OPTION = typer.Option(..., help="Test DocBin (reported scores).", exists=True, dir_okay=False)
+GPU_OPTION = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU.")
+THREADS_OPTION = typer.Option(
+    0, help="CPU threads per training run (OMP_NUM_THREADS); 1 is fastest for small models on a busy CPU. 0: leave as is."
+)
+
+
+def _parse(system: List[str], sets: List[str], override: List[str], baseline: str = "", control: str = ""):
+    try:
+        systems = parse_systems(system, sets)
+        overrides = parse_pairs(override, "--override")
+    except OptionError as err:
+        fail(str(err))
+    for role, name in (("--baseline", baseline), ("--control", control)):
+        if name and name not in systems:
+            fail(f"{role} {name} is not one of the systems {sorted(systems)}")
+    return systems, overrides
+
+
+def _numbers(text: str, kind: type, what: str) -> list:
+    try:
+        return parse_numbers(text, kind, what)
+    except OptionError as err:
+        fail(str(err))
+
+
+def _use_threads(threads: int) -> None:
+    if threads:
+        # Inherited by the `spacy train` subprocesses; torch's small per-token ops slow down
+        # badly when its threads compete for the cores.
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+@app.command("benchmark")
+def benchmark_command(
+    output: Path = typer.Argument(..., help="Folder for runs/, results.json and results.md."),
+    system: List[str] = SYSTEM_OPTION,
+    sets: List[str] = SET_OPTION,
+    train: Path = typer.Option(..., help="Training DocBin.", exists=True, dir_okay=False),
+    dev: Path = DEV_OPTION,
+    test: Path = TEST_OPTION,
+    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds; every system runs every seed."),
+    baseline: str = typer.Option("", help="System the others are compared with (paired F1, speed)."),
+    override: List[str] = OVERRIDE_OPTION,
+    gpu_id: int = GPU_OPTION,
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Train each system with each seed (model chosen on dev), score it on test, measure the inference speed of all models in one process, and write a table of mean ± std with paired differences from the baseline.
+
+    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes.
+    """
+    systems, overrides = _parse(system, sets, override, baseline)
+    seed_list = _numbers(seeds, int, "--seeds")
+    _use_threads(threads)
+    results = run_sweep(systems, seed_list, output, train, dev, test, overrides, gpu_id=gpu_id, baseline=baseline or None, log=msg.text)
+    msg.good(f"Wrote {output / 'results.json'} and {output / 'results.md'}")
+    print(benchmark_table(results, baseline or None))
+
+
+@app.command("ratios")
+def ratios_command(
+    output: Path = typer.Argument(..., help="Folder for splits/, runs/, results.json, results.md and f1_by_ratio.png."),
+    system: List[str] = SYSTEM_OPTION,
+    sets: List[str] = SET_OPTION,
+    train: Path = typer.Option(..., help="Labeled training DocBin that the splits are drawn from.", exists=True, dir_okay=False),
+    dev: Path = DEV_OPTION,
+    test: Path = TEST_OPTION,
+    extra_unlabeled: Optional[Path] = typer.Option(
+        None, help="DocBin of more unlabeled text, added to every split's unlabeled part.", exists=True, dir_okay=False
+    ),
+    ratios: str = typer.Option("0.01,0.05,0.1", help="Comma-separated labeled ratios of train."),
+    seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated seeds: each draws its own split, shared by all systems."),
+    baseline: str = typer.Option("", help="System the others are compared with (paired differences, training cost)."),
+    control: str = typer.Option("", help="The reader control: same batches, supervised loss only; methods are compared with it too."),
+    override: List[str] = OVERRIDE_OPTION,
+    cost_batches: int = typer.Option(
+        20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
+    ),
+    title: str = typer.Option("", help="Title of the plot."),
+    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the runs finished in OUTPUT so far."),
+    gpu_id: int = GPU_OPTION,
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Draw a low-resource split per ratio and seed (every entity type labeled at least once, the rest of train as unlabeled text), train every system on it, and score on test.
+
+    The tables give each system's test F1 (mean ± std over seeds) and its paired difference from the baseline and the reader control, with a 95% interval and wins/losses, plus where each run's best dev checkpoint was. Finished runs are skipped, so an interrupted sweep resumes; the reports cover every run finished in OUTPUT, so sweeps over other ratios or systems into the same folder add to them. Then times one update of each system on the same batches (cost.json).
+    """
+    try:  # checked now, not at the plot after the first run has trained
+        import matplotlib  # noqa: F401
+    except ImportError:
+        fail("The ratio benchmark draws its plot with matplotlib, which is not installed: pip install 'spacy-lowner[benchmark]'")
+    systems, overrides = _parse(system, sets, override, baseline, control)
+    ratio_list = _numbers(ratios, float, "--ratios")
+    if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):
+        fail(f"--ratios must be in (0, 1], got {ratios!r}")
+    seed_list = _numbers(seeds, int, "--seeds")
+    _use_threads(threads)
+    try:
+        results = run_ratio_sweep(
+            systems, ratio_list, seed_list, output, train, dev, test, overrides,
+            extra_unlabeled=extra_unlabeled, gpu_id=gpu_id, baseline=baseline or None, control=control or None,
+            title=title, train_missing=not report_only, log=msg.text,
+        )
+    except CoverTooLargeError as err:
+        fail(f"{train}: {err}")
+    msg.good(f"Wrote {output / 'results.json'}, {output / 'results.md'} and {output / 'f1_by_ratio.png'}")
+    print(ratio_table(results, baseline or None, control or None))
+    if cost_batches and baseline and len(systems) > 1:
+        split = output / "splits" / f"r0.1-seed{seed_list[0]}"
+        if not split.is_dir():
+            split = min((output / "splits").iterdir())
+        cost_overrides = {
+            "paths.train": str(split / "labeled.spacy"), "paths.unlabeled": str(split / "unlabeled.spacy"),
+            "paths.dev": str(dev), **overrides,
+        }
+        corpus_system = next(name for name in systems if name != baseline)
+        if gpu_id >= 0:  # time the updates where the sweep trained
+            spacy.require_gpu(gpu_id)
+        seconds = measure_training_cost(
+            systems, corpus_system, cost_overrides, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
+        )
+        cost = save_training_cost(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE)
+        write_reports(finished_runs(output, list(systems)), output, baseline or None, control or None, title)
+        print(cost_table(cost))
+
+
+@app.command("gradients")
+def gradients_command(
+    config: Path = typer.Argument(..., help="Training config.", exists=True, dir_okay=False),
+    output: Path = typer.Argument(..., help="JSON file for the per-step gradient norms."),
+    train: Path = typer.Option(..., help="Labeled training DocBin; a split of it is drawn with --ratio.", exists=True, dir_okay=False),
+    dev: Path = DEV_OPTION,
+    ratio: float = typer.Option(0.05, help="Labeled ratio of the split to train on (the rest is the unlabeled text)."),
+    seed: int = typer.Option(0, help="Seed of the split and of the run."),
+    steps: int = typer.Option(50, help="Training steps to measure."),
+    override: List[str] = OVERRIDE_OPTION,
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Measure how strongly each loss term reaches the encoder: the norm of its gradient at the tok2vec output over the first STEPS updates of a real run, and its ratio to the supervised term's.
+    """
+    try:
+        overrides = parse_pairs(override, "--override")
+    except OptionError as err:
+        fail(str(err))
+    _use_threads(threads)
+    split = make_split(train, ratio, seed, output.parent / "splits" / f"r{ratio}-seed{seed}")
+    run_overrides: Dict[str, str] = {
+        "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
+        "system.seed": str(seed), **overrides,
+    }
+    per_step = term_gradients(System("run", config), run_overrides, steps=steps, log=msg.text)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"config": str(config), "ratio": ratio, "seed": seed, "overrides": overrides, "steps": per_step}, indent=2))
+    msg.good(f"Wrote {output}")
+    print(gradient_table(per_step))

@@ -1,0 +1,124 @@
+"""The labeled-ratio benchmark: scores against the fraction of labeled training sentences.
+
+For each ratio and seed, one low-resource split (spacy_lowner.sampling: every entity type
+present) is drawn and shared by every system; the rest of train, plus any extra unlabeled
+text, is the unlabeled part. Each system trains on it with `spacy train` (model chosen on dev)
+and is scored on test. Runs are resumable, and the reports are rewritten after every run
+from all the runs finished in the output folder, so a sweep cut short still reports what it
+has, and sweeps over other ratios or systems (or running beside it) add rows.
+"""
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from spacy.tokens import DocBin
+from spacy.vocab import Vocab
+
+from spacy_lowner.sampling import sample_labeled, write_split
+
+from .cost import cost_table
+from .plots import plot_ratios
+from .runs import RunResult, read_result, train_and_score
+from .systems import System
+from .tables import budget_table, ratio_table
+
+
+def make_split(
+    train_path: Path, ratio: float, seed: int, folder: Path, extra_unlabeled: Optional[Path] = None
+) -> Dict[str, Path]:
+    """Write labeled.spacy and unlabeled.spacy for one (ratio, seed) into folder, or reuse
+    the ones written before (the sampler is deterministic, so they would be the same)."""
+    paths = {"labeled": folder / "labeled.spacy", "unlabeled": folder / "unlabeled.spacy"}
+    if all(path.exists() for path in paths.values()):
+        return paths
+    vocab = Vocab()
+    docs = list(DocBin().from_disk(train_path).get_docs(vocab))
+    extra = list(DocBin().from_disk(extra_unlabeled).get_docs(vocab)) if extra_unlabeled else []
+    split = sample_labeled(docs, ratio=ratio, seed=seed)
+    write_split(docs, split, paths["labeled"], paths["unlabeled"], extra_unlabeled=extra)
+    return paths
+
+
+def run_ratio_sweep(
+    systems: Dict[str, System],
+    ratios: Sequence[float],
+    seeds: Sequence[int],
+    output: Path,
+    train_path: Path,
+    dev_path: Path,
+    test_path: Path,
+    overrides: Dict[str, str],
+    extra_unlabeled: Optional[Path] = None,
+    gpu_id: int = -1,
+    baseline: Optional[str] = None,
+    control: Optional[str] = None,
+    title: str = "",
+    train_missing: bool = True,
+    log: Callable = print,
+) -> List[RunResult]:
+    """Train the missing runs, ratio-major and seed by seed (an interrupted sweep still
+    compares every system on the seeds it finished). train_missing=False trains nothing.
+    Reports and returns every run finished in output, including other sweeps'."""
+    total = len(ratios) * len(seeds) * len(systems)
+    done = 0
+    for ratio in ratios:
+        for seed in seeds:
+            split = make_split(train_path, ratio, seed, output / "splits" / f"r{ratio}-seed{seed}", extra_unlabeled)
+            common = {
+                "paths.train": str(split["labeled"]),
+                "paths.unlabeled": str(split["unlabeled"]),
+                "paths.dev": str(dev_path),
+                **overrides,
+            }
+            for system in systems.values():
+                done += 1
+                prefix = f"[{done}/{total}] ratio {ratio} seed {seed} {system.name}"
+                log(f"{prefix}: {system.config}")
+                run_dir = output / "runs" / f"r{ratio}" / f"{system.name}-seed{seed}"
+                if not train_missing and not (run_dir / "result.json").exists():
+                    log(f"{prefix}: not run yet, left out")
+                    continue
+                result, trained = train_and_score(
+                    system.name, seed, system.config, run_dir, test_path, {**common, **system.overrides}, gpu_id, log
+                )
+                log(f"{prefix}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}" + ("" if trained else " (done before)"))
+                if trained:
+                    write_reports(finished_runs(output, list(systems)), output, baseline, control, title)
+    results = finished_runs(output, list(systems))
+    write_reports(results, output, baseline, control, title)
+    return results
+
+
+def finished_runs(output: Path, systems: Sequence[str]) -> List[RunResult]:
+    """Every run finished under output/runs, whichever sweep trained it; the given systems
+    first, in their order."""
+    results = []
+    for result_file in output.glob("runs/r*/*/result.json"):
+        result = read_result(result_file)
+        result.ratio = float(result_file.parent.parent.name[1:])  # runs/r{ratio}/{system}-seed{seed}
+        results.append(result)
+    order = {name: i for i, name in enumerate(systems)}
+    return sorted(results, key=lambda r: (order.get(r.system, len(order)), r.system, r.ratio, r.seed))
+
+
+def write_reports(
+    results: List[RunResult], output: Path, baseline: Optional[str], control: Optional[str], title: str
+) -> None:
+    """results.json, results.md (entity F1, token macro F1, where the best checkpoints were,
+    and the training cost measured before, if any) and the plot."""
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+    sections = [
+        "Test entity F1 (%): mean ± std over seeds; differences are paired over seeds: mean [95% t-interval] wins/losses.",
+        ratio_table(results, baseline, control),
+    ]
+    if any("tokens_macro_f" in r.test for r in results):
+        sections += ["Test token-level macro F1 without O (%), as the KL-regulariser paper reports:",
+                     ratio_table(results, baseline, control, metric="tokens_macro_f")]
+    sections += ["Best dev checkpoint of each run:", budget_table(results)]
+    cost_file = output / "cost.json"
+    if cost_file.exists():
+        sections.append(cost_table(json.loads(cost_file.read_text())).rstrip("\n"))
+    (output / "results.md").write_text("\n\n".join(sections) + "\n")
+    plot_ratios(results, output / "f1_by_ratio.png", title)

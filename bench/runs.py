@@ -1,0 +1,122 @@
+"""One training run: `spacy train` in a subprocess, then model-best (chosen on dev) scored on
+test with the project's scorer. The result is saved beside the run, so a sweep that stops
+resumes where it was."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_lowner.scoring import score_entities, score_tokens
+
+# spaCy's console table rows: epoch, step, the losses, the scores, and the weighted score last.
+_TABLE_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+.*?([0-9.]+)\s*$")
+
+
+@dataclass
+class RunResult:
+    system: str
+    seed: int
+    config: str
+    steps: int
+    epochs: int
+    train_seconds: float
+    dev_f: float
+    test: Dict[str, float] = field(default_factory=dict)
+    words_per_second: Optional[float] = None
+    # The labeled fraction of the training split (ratio sweeps); None: the whole split.
+    ratio: Optional[float] = None
+    # (step, dev score) of every evaluation, to show where the best checkpoint was.
+    dev_curve: List[Tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.train_seconds / max(self.epochs, 1)
+
+    @property
+    def best_step(self) -> Optional[int]:
+        return max(self.dev_curve, key=lambda point: point[1])[0] if self.dev_curve else None
+
+
+def train_run(
+    config: Path, output: Path, seed: int, overrides: Dict[str, str], gpu_id: int, log: Callable
+) -> Dict:
+    """Run `spacy train`; return what its log says about length, time and the dev curve."""
+    args = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output)]
+    args += ["--gpu-id", str(gpu_id), "--system.seed", str(seed)]
+    for key, value in overrides.items():
+        args += [f"--{key}", str(value)]
+    output.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    curve: List[Tuple[int, float]] = []
+    with (output / "train.log").open("w", encoding="utf8") as log_file:
+        # Unbuffered, so that progress shows while the run goes on.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        epoch = step = 0
+        for line in process.stdout:  # type: ignore[union-attr]
+            log_file.write(line)
+            log_file.flush()
+            row = _TABLE_ROW.match(line)
+            if row:
+                epoch, step = int(row.group(1)), int(row.group(2))
+                curve.append((step, float(row.group(3))))
+                log(f"  epoch {epoch} step {step}: {line.strip()}")
+        if process.wait() != 0:
+            raise RuntimeError(f"spacy train failed for {output}; see {output / 'train.log'}")
+    # The epoch column counts finished epochs; the run ended inside the next one.
+    return {"steps": step, "epochs": epoch + 1, "train_seconds": time.perf_counter() - start, "dev_curve": curve}
+
+
+def load_examples(nlp, path: Path) -> List[Example]:
+    docs = DocBin().from_disk(path).get_docs(nlp.vocab)
+    return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+
+
+def evaluate_model(model: Path, test_path: Path) -> Dict[str, float]:
+    """Test scores of any NER pipeline (lowner_ner or spaCy's `ner`) with one scorer, ours, so
+    that every system gets the same span semantics and the NAM / NOM group scores, plus the
+    token-level macro F1 without O that the KL paper reports."""
+    nlp = spacy.load(model)
+    gold = load_examples(nlp, test_path)
+    predicted = nlp.pipe(eg.predicted for eg in gold)
+    examples = [Example(doc, eg.reference) for doc, eg in zip(predicted, gold)]
+    scores = {**score_entities(examples), **score_tokens(examples)}
+    return {key: value for key, value in scores.items() if isinstance(value, float)}
+
+
+def train_and_score(
+    system: str,
+    seed: int,
+    config: Path,
+    run_dir: Path,
+    test_path: Path,
+    overrides: Dict[str, str],
+    gpu_id: int = -1,
+    log: Callable = print,
+) -> Tuple[RunResult, bool]:
+    """Train one (system, seed) run into run_dir and score model-best on test, or read the
+    result a finished run left there. Returns the result and whether it was trained now."""
+    result_file = run_dir / "result.json"
+    if result_file.exists():
+        return read_result(result_file), False
+    info = train_run(config, run_dir, seed, overrides, gpu_id, log)
+    model = run_dir / "model-best"
+    dev_f = json.loads((model / "meta.json").read_text())["performance"].get("ents_f") or 0.0
+    result = RunResult(system, seed, str(config), dev_f=dev_f, test=evaluate_model(model, test_path), **info)
+    result_file.write_text(json.dumps(asdict(result), indent=2))
+    return result, True
+
+
+def read_result(path: Path) -> RunResult:
+    data = json.loads(path.read_text())
+    data["dev_curve"] = [tuple(point) for point in data.get("dev_curve", [])]
+    return RunResult(**data)

@@ -1,0 +1,90 @@
+"""Markdown tables of finished runs: the full-data benchmark and the labeled-ratio benchmark,
+each system beside the baseline (and the reader control) as paired differences over seeds."""
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+from .runs import RunResult
+from .stats import mean_std, paired_difference
+
+
+def _systems(results: Sequence[RunResult]) -> List[str]:
+    return list(dict.fromkeys(r.system for r in results))
+
+
+def _scores(runs: Sequence[RunResult], metric: str) -> Dict[int, float]:
+    return {r.seed: r.test[metric] for r in runs if r.test.get(metric) is not None}
+
+
+def _difference(runs: Sequence[RunResult], against: Sequence[RunResult], metric: str) -> str:
+    difference = paired_difference(_scores(runs, metric), _scores(against, metric))
+    return difference.format() if difference else "-"
+
+
+def benchmark_table(results: List[RunResult], baseline: Optional[str] = None) -> str:
+    """One row per system: test and dev scores (mean ± std over seeds), the paired test-F1
+    difference from the baseline, training length and time, and inference speed."""
+    systems = _systems(results)
+    header = "| system | seeds | test F1 | test P | test R | F1 NAM | F1 NOM | dev F1 | steps | epochs | s/epoch | words/s |"
+    if baseline:
+        header += f" F1 − {baseline} [95% CI] w/l | speed vs {baseline} |"
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    by_system = {s: [r for r in results if r.system == s] for s in systems}
+    speeds = {s: statistics.mean([r.words_per_second for r in runs if r.words_per_second] or [0]) for s, runs in by_system.items()}
+    for system, runs in by_system.items():
+        get = lambda key: [r.test[key] for r in runs if r.test.get(key) is not None]  # noqa: E731
+        row = [
+            system, ",".join(str(r.seed) for r in runs), mean_std(get("ents_f")), mean_std(get("ents_p")),
+            mean_std(get("ents_r")), mean_std(get("ents_f_NAM")), mean_std(get("ents_f_NOM")),
+            mean_std([r.dev_f for r in runs]), str(round(statistics.mean(r.steps for r in runs))),
+            f"{statistics.mean(r.epochs for r in runs):.1f}", f"{statistics.mean(r.seconds_per_epoch for r in runs):.1f}",
+            f"{speeds[system]:.0f}",
+        ]
+        if baseline:
+            row.append("-" if system == baseline else _difference(runs, by_system.get(baseline, []), "ents_f"))
+            ratio = speeds[system] / speeds[baseline] if speeds.get(baseline) else float("nan")
+            row.append(f"{ratio:.2f}x")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def by_ratio(results: Sequence[RunResult]) -> Dict[float, Dict[str, List[RunResult]]]:
+    table: Dict[float, Dict[str, List[RunResult]]] = {}
+    for r in sorted(results, key=lambda r: (r.ratio, r.seed)):
+        table.setdefault(r.ratio, {}).setdefault(r.system, []).append(r)  # type: ignore[arg-type]
+    return table
+
+
+def ratio_table(
+    results: List[RunResult], baseline: Optional[str] = None, control: Optional[str] = None, metric: str = "ents_f"
+) -> str:
+    """Per ratio: each system's test score (mean ± std over seeds), then each system's paired
+    difference from the baseline and, for the methods, from the reader control."""
+    systems = _systems(results)
+    against_baseline = [s for s in systems if baseline and s != baseline]
+    against_control = [s for s in systems if control and s not in (baseline, control)]
+    header = ["ratio", "seeds"] + [f"{s}" for s in systems]
+    header += [f"{s} − {baseline}" for s in against_baseline] + [f"{s} − {control}" for s in against_control]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for ratio, runs in by_ratio(results).items():
+        seeds = sorted({r.seed for system_runs in runs.values() for r in system_runs})
+        row = [f"{ratio:g}", ",".join(map(str, seeds))]
+        row += [mean_std(list(_scores(runs.get(s, []), metric).values())) for s in systems]
+        row += [_difference(runs.get(s, []), runs.get(baseline, []), metric) for s in against_baseline]
+        row += [_difference(runs.get(s, []), runs.get(control, []), metric) for s in against_control]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def budget_table(results: List[RunResult]) -> str:
+    """Where the best dev checkpoint was, per ratio and system: a best step near the last one
+    means the run had not reached its plateau."""
+    lines = ["| ratio | system | steps | best dev step (median, min-max) |", "|---|---|---|---|"]
+    for ratio, runs in by_ratio(results).items():
+        for system, system_runs in runs.items():
+            best = sorted(r.best_step for r in system_runs if r.best_step is not None)
+            if best:
+                lines.append(
+                    f"| {ratio:g} | {system} | {max(r.steps for r in system_runs)} | "
+                    f"{statistics.median(best):g} ({best[0]}-{best[-1]}) |"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,42 @@
+"""The loss terms objectives share, on one scale.
+
+The scale: a term sums over the tokens it covers and averages over the docs it covers. The
+CRF's negative log-likelihood of a sentence is such a sum, so token-level terms (cross-entropy,
+a discriminator's log-loss, a KL to a target distribution) put next to it weigh each token the
+same, and a term's `weight` means the same thing in every objective.
+"""
+import torch
+from torch.nn import functional as F
+
+# Probabilities are clamped to this before a log, so that a hard 0 gives a large finite loss.
+EPSILON = 1e-12
+
+
+def doc_mean(token_values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum of `token_values` (B, T) over the tokens in `mask`, divided by the number of docs
+    that have any: the platform's scale. 0 (with a gradient path) when no token is covered."""
+    covered = mask.any(dim=1)
+    total = (token_values * mask).sum()
+    return total / covered.sum().clamp(min=1)
+
+
+def token_cross_entropy(scores: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    """(B, T) cross-entropy of the tag scores against gold tag ids; 0 where gold < 0."""
+    known = gold >= 0
+    losses = F.cross_entropy(scores.flatten(0, 1), gold.clamp(min=0).flatten(), reduction="none")
+    return losses.view(gold.shape) * known
+
+
+def soft_cross_entropy(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, T) -sum_k target_k log prob_k: cross-entropy to soft labels (distillation)."""
+    return -(targets * probs.clamp(min=EPSILON).log()).sum(-1)
+
+
+def kl_divergence(targets: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """(...) KL(targets || probs) over the last dimension; 0 log 0 counts as 0."""
+    return (targets * (targets.clamp(min=EPSILON).log() - probs.clamp(min=EPSILON).log())).sum(-1)
+
+
+def squared_error(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, T) sum_k (prob_k - target_k)^2: AdvPicker's distillation loss per token."""
+    return (probs - targets).pow(2).sum(-1)
