@@ -47,10 +47,6 @@ setup(
         "spacy_callbacks": [
             "spacy_lowner.check_encoders.v1 = spacy_lowner.encoders.availability:make_check_encoders",
         ],
-        "spacy_lowner_objectives": [
-            "supervised = spacy_lowner.objectives.supervised:make_supervised",
-            "ssgan = spacy_lowner.objectives.ssgan:make_ssgan",
-        ],
         "console_scripts": [
             "spacy-lowner = spacy_lowner.cli:app",
         ],

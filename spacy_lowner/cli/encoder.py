@@ -39,6 +39,9 @@ def build_command(
     force: bool = typer.Option(
         False, "--force", "-f", help="Rebuild even if OUTPUT already holds a complete encoder."
     ),
+    half: bool = typer.Option(
+        False, "--half", help="Store the weights in float16: half the size (e.g. to carry a folder to a GPU machine); they load as float32."
+    ),
 ) -> None:
     """Build an encoder folder that AutoModel, AutoTokenizer and spacy-transformers load
     offline."""
@@ -52,6 +55,7 @@ def build_command(
             corpora=corpus,
             force=force,
             log=lambda text: say("info", text),
+            half=half,
         )
     except (ValueError, OSError) as err:
         fail(str(err))

