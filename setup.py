@@ -21,8 +21,10 @@ setup(
     extras_require={
         "cuda12x": ["cupy-cuda12x"],
         # what the tests import: seqeval is the scorer's reference, matplotlib draws the
-        # ratio benchmark's plot
-        "test": ["pytest", "seqeval==1.2.2", "matplotlib>=3.7"],
+        # ratio benchmark's plot, jieba segments for the word-boundary features
+        "test": ["pytest", "seqeval==1.2.2", "matplotlib>=3.7", "jieba>=0.42.1"],
+        # word-boundary features (spacy_lowner.WithWordBoundaries.v1) for Chinese
+        "segment": ["jieba>=0.42.1"],
         # the ratio benchmark's plot
         "benchmark": ["matplotlib>=3.7"],
     },
@@ -33,6 +35,7 @@ setup(
         "spacy_architectures": [
             "spacy_lowner.TokenTagger.v1 = spacy_lowner.architectures:build_token_tagger",
             "spacy_lowner.TokenTagger.v2 = spacy_lowner.architectures:build_token_tagger_v2",
+            "spacy_lowner.WithWordBoundaries.v1 = spacy_lowner.word_boundaries:with_word_boundaries",
         ],
         "spacy_scorers": [
             "spacy_lowner.entity_scorer.v1 = spacy_lowner.scoring:make_entity_scorer",

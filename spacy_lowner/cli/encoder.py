@@ -60,3 +60,22 @@ def build_command(
     except (ValueError, OSError) as err:
         fail(str(err))
     say("good", f"Encoder ready: {output}")
+
+
+@encoder_app.command("mix")
+def mix_command(
+    source: Path = typer.Argument(..., help="A BERT-type encoder folder (e.g. one `encoder build` wrote).", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="The new folder: give it as paths.encoder."),
+    rate: float = typer.Option(10.0, help="The mixing weights move at this multiple of the transformer's learning rate."),
+) -> None:
+    """Copy an encoder folder so that its output is a learned mix of all its layers (ELMo's scalar mix, starting as their mean) instead of the last layer alone.
+
+    Any listener reads the mix; the weights are trained and saved with the transformer.
+    """
+    from ..encoders.layer_mix import make_layer_mix_folder
+
+    try:
+        make_layer_mix_folder(source, output, rate=rate)
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    say("good", f"Encoder with a layer mix: {output}")

@@ -1,0 +1,72 @@
+import pytest
+import spacy
+import torch
+from spacy.training import Example
+from transformers import AutoModel, AutoTokenizer
+from typer.testing import CliRunner
+
+from spacy_lowner.cli import app
+from spacy_lowner.encoders.layer_mix import LayerMixBertModel, make_layer_mix_folder
+
+
+@pytest.fixture(scope="module")
+def mixed_encoder(tiny_encoder, tmp_path_factory):
+    return make_layer_mix_folder(tiny_encoder, tmp_path_factory.mktemp("mix") / "me5-1l-mix")
+
+
+def test_the_mix_starts_as_the_mean_of_all_layers(tiny_encoder, mixed_encoder):
+    plain, mixed = AutoModel.from_pretrained(str(tiny_encoder)), AutoModel.from_pretrained(str(mixed_encoder))
+    assert isinstance(mixed, LayerMixBertModel)
+    weights = mixed.layer_weights().detach()
+    assert weights.shape == (2,) and float(weights.sum()) == pytest.approx(1.0)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_encoder))
+    batch = tokenizer(["我们在北京见到了周杰伦"], return_tensors="pt")
+    plain.eval(), mixed.eval()
+    with torch.no_grad():
+        hidden = plain(**batch, output_hidden_states=True).hidden_states
+        torch.testing.assert_close(mixed(**batch).last_hidden_state, (hidden[0] + hidden[1]) / 2)
+
+
+def test_the_mix_weights_learn_and_sum_to_one(mixed_encoder):
+    model = AutoModel.from_pretrained(str(mixed_encoder))
+    tokenizer = AutoTokenizer.from_pretrained(str(mixed_encoder))
+    batch = tokenizer(["我们在北京见到了周杰伦"], return_tensors="pt")
+    model(**batch).last_hidden_state[..., 0].sum().backward()
+    assert model.layer_logits.grad is not None and bool(model.layer_logits.grad.abs().sum() > 0)
+    assert model.layer_scale.grad is not None
+    # and the layers below the last still get a gradient through the mix
+    assert model.embeddings.word_embeddings.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        model.layer_logits.copy_(torch.tensor([0.3, -0.2]))
+    assert float(model.layer_weights().detach().sum()) == pytest.approx(1.0)
+
+
+def test_a_pipeline_trains_and_keeps_its_mix(mixed_encoder, weibo_docs, tmp_path):
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh", vocab=vocab)
+    model = {
+        "@architectures": "spacy-transformers.TransformerModel.v3", "name": str(mixed_encoder),
+        "get_spans": {"@span_getters": "spacy-transformers.strided_spans.v1", "window": 64, "stride": 48},
+        "tokenizer_config": {"use_fast": True},
+    }
+    nlp.add_pipe("transformer", config={"model": model})
+    tagger = {
+        "@architectures": "spacy_lowner.TokenTagger.v2",
+        "tok2vec": {"@architectures": "spacy-transformers.TransformerListener.v1", "grad_factor": 1.0, "pooling": {"@layers": "reduce_mean.v1"}},
+    }
+    nlp.add_pipe("lowner_ner", config={"model": tagger})
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]]
+    optimizer = nlp.initialize(lambda: examples)
+    transformer = nlp.get_pipe("transformer").model.transformer
+    before = transformer.layer_logits.detach().clone()
+    for _ in range(3):
+        nlp.update(examples, sgd=optimizer)
+    assert not torch.equal(before, transformer.layer_logits.detach())
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    torch.testing.assert_close(loaded.get_pipe("transformer").model.transformer.layer_logits, transformer.layer_logits)
+
+
+def test_cli_refuses_a_folder_that_exists(mixed_encoder, tiny_encoder):
+    result = CliRunner().invoke(app, ["encoder", "mix", str(tiny_encoder), str(mixed_encoder)])
+    assert result.exit_code == 1 and "exists" in result.output
