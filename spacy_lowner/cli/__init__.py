@@ -36,4 +36,4 @@ def fail(text: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-from . import config, convert, encoder, package, sample  # noqa: E402,F401  (registers the commands)
+from . import config, convert, encoder, errors, package, sample  # noqa: E402,F401  (registers the commands)

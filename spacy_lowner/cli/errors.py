@@ -1,0 +1,69 @@
+"""`python -m spacy_lowner errors`: an error report of gold against predicted entities."""
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import spacy
+import typer
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from ..corpora import FORMATS, CorpusFormatError, read_docs
+from ..corpora.docs import tokens_only
+from ..error_analysis import analyse
+from ..error_page import render_page
+from ..outputs import OutputError, check_outputs, write_files
+from . import app, fail, say
+
+
+@app.command("errors")
+def errors_command(
+    model: Path = typer.Argument(..., help="A trained pipeline folder (or an installed package name).", exists=False),
+    data: Path = typer.Argument(..., help="Gold data: a .spacy DocBin, or a corpus file with --format.", exists=True, dir_okay=False),
+    output: Path = typer.Argument(..., help="The HTML page to write (self-contained, opens offline).", dir_okay=False),
+    limit: int = typer.Option(200, "--limit", "-n", help="Documents with errors to draw, most errors first."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON for scripts.", dir_okay=False),
+    fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Read DATA as a corpus file: {', '.join(FORMATS)}."),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+) -> None:
+    """Run a pipeline over gold data and write a page of its errors: counts by kind (correct, wrong type, wrong boundary, both, missed, spurious) overall, per label and per label group, a label confusion table, and the documents with errors drawn gold above predicted.
+
+    The precision, recall and F1 on the page are the project scorer's on the same data.
+    """
+    outputs = [output] + ([json_path] if json_path else [])
+    try:
+        check_outputs(outputs, [data] + ([model] if model.exists() else []))
+    except OutputError as err:
+        fail(str(err))
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    try:
+        nlp = spacy.load(model)
+    except (OSError, ValueError) as err:
+        fail(f"Cannot load the pipeline {model}: {err}")
+    try:
+        if fmt:
+            if fmt not in FORMATS:
+                fail(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+            gold = list(read_docs(fmt, data, nlp))
+        else:
+            gold = list(DocBin().from_disk(data).get_docs(nlp.vocab))
+    except (CorpusFormatError, ValueError) as err:
+        fail(f"{data}: {err}" if not isinstance(err, CorpusFormatError) else str(err))
+    if not gold:
+        fail(f"{data} holds no documents")
+    if not any(doc.has_annotation("ENT_IOB") for doc in gold):
+        fail(f"{data} has no entity annotation: the report compares predictions with gold entities")
+    start = time.perf_counter()
+    predicted = list(nlp.pipe(tokens_only(doc, nlp.vocab) for doc in gold))
+    report = analyse(Example(p, g) for p, g in zip(predicted, gold))
+    title = f"Errors of {model} on {data.name}"
+    files = {output: render_page(report, gold, predicted, title, limit).encode("utf8")}
+    if json_path:
+        files[json_path] = json.dumps({"model": str(model), "data": str(data), **report.to_dict()}, indent=2, ensure_ascii=False).encode("utf8")
+    write_files(files)
+    scores = report.scores()
+    say("good", f"Wrote {', '.join(map(str, files))} ({len(gold)} docs in {time.perf_counter() - start:.1f} s)")
+    say("info", f"P {100 * scores['ents_p']:.2f}  R {100 * scores['ents_r']:.2f}  F1 {100 * scores['ents_f']:.2f}; "
+        + ", ".join(f"{kind} {report.counts[kind]}" for kind in report.counts))

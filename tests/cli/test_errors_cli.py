@@ -1,0 +1,69 @@
+import json
+import re
+
+import pytest
+import spacy
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+from typer.testing import CliRunner
+
+from spacy_lowner.cli import app
+from spacy_lowner.scoring import score_entities
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, weibo_docs, small_cnn):
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh")
+    nlp.add_pipe("lowner_ner", config={"model": {"@architectures": "spacy_lowner.TokenTagger.v2", "tok2vec": small_cnn}})
+    examples = [Example(nlp.make_doc(doc.text), Doc(nlp.vocab).from_bytes(doc.to_bytes())) for doc in train_docs]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(8):
+        for start in range(0, len(examples), 8):
+            nlp.update(examples[start : start + 8], sgd=optimizer)
+    path = tmp_path_factory.mktemp("errors") / "model"
+    nlp.to_disk(path)
+    return path
+
+
+def test_page_and_json_agree_with_the_scorer(pipeline, weibo_docs, tmp_path):
+    dev = tmp_path / "dev.spacy"
+    DocBin(docs=weibo_docs[2]).to_disk(dev)
+    page, figures = tmp_path / "errors.html", tmp_path / "errors.json"
+    result = CliRunner().invoke(app, ["errors", str(pipeline), str(dev), str(page), "--json", str(figures), "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(figures.read_text(encoding="utf8"))
+    nlp = spacy.load(pipeline)
+    gold = list(DocBin().from_disk(dev).get_docs(nlp.vocab))
+    from spacy_lowner.corpora.docs import tokens_only
+
+    expected = score_entities([Example(p, g) for p, g in zip(nlp.pipe(tokens_only(d, nlp.vocab) for d in gold), gold)])
+    for key in ("ents_p", "ents_r", "ents_f"):
+        assert data["scores"][key] == pytest.approx(expected[key])
+    text = page.read_text(encoding="utf8")
+    assert f"F1 {100 * expected['ents_f']:.2f}" in text
+    assert "right type, wrong boundary" in text and "Label confusion" in text
+    assert text.count("class='doc'") == min(5, data["docs_with_errors"])
+    # opens offline: no script, no external resource
+    assert not re.search(r"https?://|<script|src=|href=|url\(", text)
+
+
+def test_unlabeled_or_empty_data_is_a_clear_error(pipeline, weibo_docs, tmp_path):
+    from spacy_lowner.corpora.docs import tokens_only
+
+    unlabeled, empty = tmp_path / "plain.spacy", tmp_path / "empty.spacy"
+    DocBin(docs=[tokens_only(d) for d in weibo_docs[2]]).to_disk(unlabeled)
+    DocBin().to_disk(empty)
+    for path, message in ((unlabeled, "has no entity annotation"), (empty, "holds no documents")):
+        result = CliRunner().invoke(app, ["errors", str(pipeline), str(path), str(tmp_path / "out.html")])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+        assert message in result.output
+    assert not (tmp_path / "out.html").exists()
+
+
+def test_a_corpus_file_is_read_with_format(pipeline, weibo_dir, tmp_path):
+    result = CliRunner().invoke(
+        app, ["errors", str(pipeline), str(weibo_dir / "weiboNER_2nd_conll.dev"), str(tmp_path / "dev.html"), "--format", "weibo"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "270 docs" in result.output
