@@ -30,7 +30,9 @@ app = typer.Typer(
 COST_BATCH_SIZE = 32
 
 # Options the commands share.
-SYSTEM_OPTION = typer.Option(..., "--system", "-s", help="NAME=CONFIG, repeated: each system is a spaCy training config.")
+SYSTEM_OPTION = typer.Option(
+    ..., "--system", "-s", help="NAME=CONFIG or NAME=BASE+PART+..., repeated: a training config, or one composed of a base and partials."
+)
 SET_OPTION = typer.Option([], "--set", help="SYSTEM:KEY=VALUE, repeated: a config override for one system only.")
 OVERRIDE_OPTION = typer.Option([], "--override", "-o", help="KEY=VALUE config overrides for every run, e.g. training.max_steps=2000.")
 DEV_OPTION = typer.Option(..., help="Dev DocBin (model selection).", exists=True, dir_okay=False)
@@ -154,7 +156,7 @@ def ratios_command(
         if gpu_id >= 0:  # time the updates where the sweep trained
             spacy.require_gpu(gpu_id)
         seconds = measure_training_cost(
-            systems, corpus_system, cost_overrides, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
+            systems, corpus_system, cost_overrides, output, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
         )
         cost = save_training_cost(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE)
         write_reports(finished_runs(output, list(systems)), output, baseline or None, control or None, title)
@@ -185,7 +187,7 @@ def gradients_command(
         "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
         "system.seed": str(seed), **overrides,
     }
-    per_step = term_gradients(System("run", config), run_overrides, steps=steps, log=msg.text)
+    per_step = term_gradients(System("run", config), run_overrides, output.parent, steps=steps, log=msg.text)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"config": str(config), "ratio": ratio, "seed": seed, "overrides": overrides, "steps": per_step}, indent=2))
     msg.good(f"Wrote {output}")

@@ -11,10 +11,11 @@ from spacy.util import load_config, minibatch, registry
 from .systems import System, parse_value
 
 
-def build_for_training(system: System, overrides: Dict[str, str]):
-    """(nlp, optimizer, resolved config) of a system, initialised as `spacy train` would."""
+def build_for_training(system: System, overrides: Dict[str, str], folder: Path):
+    """(nlp, optimizer, resolved config) of a system, initialised as `spacy train` would;
+    a composed config is written into folder."""
     values = {key: parse_value(value) for key, value in {**overrides, **system.overrides}.items()}
-    nlp = init_nlp(load_config(system.config, overrides=values, interpolate=False))
+    nlp = init_nlp(load_config(system.config_file(folder), overrides=values, interpolate=False))
     # As `spacy train` resolves them: schedules may refer to other settings
     # (e.g. total_steps = ${training.max_steps}).
     config = nlp.config.interpolate()
@@ -26,6 +27,7 @@ def measure_training_cost(
     systems: Dict[str, System],
     corpus_system: str,
     overrides: Dict[str, str],
+    folder: Path,
     batches: int = 20,
     batch_size: int = 32,
     log: Callable = print,
@@ -35,7 +37,7 @@ def measure_training_cost(
     together), `batch_size` docs each; the first is a warm-up."""
     pipelines = {}
     for name, system in systems.items():
-        nlp, optimizer, config = build_for_training(system, overrides)
+        nlp, optimizer, config = build_for_training(system, overrides, folder)
         pipelines[name] = (nlp, optimizer)
         if name == corpus_system:
             examples = list(registry.resolve(config["corpora"])["train"](nlp))

@@ -3,6 +3,7 @@ output over the first steps of a real training run, beside the supervised term's
 whose gradient is ~1e-4 of the supervised one is switched off in effect, whatever its weight
 says (BENCHMARKS.md section 3)."""
 import statistics
+from pathlib import Path
 from typing import Callable, Dict, List
 
 from spacy.schemas import ConfigSchemaTraining
@@ -14,11 +15,16 @@ from .systems import System
 
 
 def term_gradients(
-    system: System, overrides: Dict[str, str], steps: int = 50, component: str = "lowner_ner", log: Callable = print
+    system: System,
+    overrides: Dict[str, str],
+    folder: Path,
+    steps: int = 50,
+    component: str = "lowner_ner",
+    log: Callable = print,
 ) -> List[Dict[str, float]]:
     """Per step, {term: norm of its gradient at the encoder output}, over `steps` updates of
     a run of `system` with its own reader, batcher, dropout and optimizer."""
-    nlp, optimizer, config = build_for_training(system, overrides)
+    nlp, optimizer, config = build_for_training(system, overrides, folder)
     training = registry.resolve(config["training"], schema=ConfigSchemaTraining)
     corpus = registry.resolve({"train": config["corpora"]["train"]})["train"]
     ner = nlp.get_pipe(component)

@@ -80,7 +80,7 @@ def run_ratio_sweep(
                     log(f"{prefix}: not run yet, left out")
                     continue
                 result, trained = train_and_score(
-                    system.name, seed, system.config, run_dir, test_path, {**common, **system.overrides}, gpu_id, log
+                    system.name, seed, system.config_file(output), run_dir, test_path, {**common, **system.overrides}, gpu_id, log
                 )
                 log(f"{prefix}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}" + ("" if trained else " (done before)"))
                 if trained:

@@ -35,7 +35,7 @@ def run_sweep(
         log(f"{prefix}: {system.config}")
         run_dir = output / "runs" / f"{system.name}-seed{seed}"
         result, trained = train_and_score(
-            system.name, seed, system.config, run_dir, test_path, {**common, **system.overrides}, gpu_id, log
+            system.name, seed, system.config_file(output), run_dir, test_path, {**common, **system.overrides}, gpu_id, log
         )
         log(f"{prefix}: test F1 {100 * (result.test.get('ents_f') or 0):.2f}" + ("" if trained else " (done before)"))
         results.append(result)

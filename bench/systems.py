@@ -5,6 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List
 
+from spacy_lowner.compose import compose
+from spacy_lowner.outputs import write_files
+
 
 class OptionError(ValueError):
     """A malformed command-line option."""
@@ -16,6 +19,17 @@ class System:
     config: Path
     # Overrides for this system only, applied after the sweep's common ones.
     overrides: Dict[str, str] = field(default_factory=dict)
+    # Partial configs composed onto `config` (NAME=BASE+PART+...), see config_file.
+    parts: List[Path] = field(default_factory=list)
+
+    def config_file(self, folder: Path) -> Path:
+        """The config to train: `config` itself, or its composition with `parts`, written to
+        folder/configs/NAME.cfg (so a report keeps the config its runs trained)."""
+        if not self.parts:
+            return self.config
+        path = Path(folder) / "configs" / f"{self.name}.cfg"
+        write_files({path: compose(self.config, self.parts).encode("utf8")})
+        return path
 
 
 def parse_pairs(pairs: List[str], what: str) -> Dict[str, str]:
@@ -30,11 +44,15 @@ def parse_pairs(pairs: List[str], what: str) -> Dict[str, str]:
 
 
 def parse_systems(specs: List[str], sets: List[str] = ()) -> Dict[str, System]:
-    """NAME=CONFIG specs (each config an existing file) and NAME:KEY=VALUE per-system overrides."""
-    systems = {name: System(name, Path(cfg)) for name, cfg in parse_pairs(specs, "--system").items()}
-    for name, system in systems.items():
-        if not system.config.is_file():
-            raise OptionError(f"Config for system {name} not found: {system.config}")
+    """NAME=CONFIG or NAME=BASE+PART+... specs (each an existing file) and NAME:KEY=VALUE
+    per-system overrides."""
+    systems = {}
+    for name, spec in parse_pairs(specs, "--system").items():
+        base, *parts = [Path(item) for item in spec.split("+")]
+        systems[name] = System(name, base, parts=parts)
+        for path in [base, *parts]:
+            if not path.is_file():
+                raise OptionError(f"Config for system {name} not found: {path}")
     for item in sets:
         name, sep, pair = item.partition(":")
         if not sep or name not in systems:

@@ -1,8 +1,9 @@
 """The trainable NER component `lowner_ner`."""
 import warnings
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 
 import torch
 from spacy.language import Language
@@ -216,7 +217,35 @@ class LowNERTagger(TrainablePipe):
                 raise ValueError(f"{self.name}: objective '{key}' needs the channel '{channel}', but {problem}")
 
     def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
-        return self.model.predict(list(docs))
+        with self._prediction_weights():
+            return self.model.predict(list(docs))
+
+    @contextmanager
+    def _prediction_weights(self) -> Iterator[None]:
+        """Swap in the weights an objective wants prediction and saving to use (a mean
+        teacher's) for the duration, then restore the trained ones."""
+        states = [(key, o.prediction_state()) for key, o in self.objectives.items()]
+        states = [(key, state) for key, state in states if state is not None]
+        if len(states) > 1:
+            raise ValueError(f"{self.name}: objectives {[key for key, _ in states]} both give prediction weights")
+        if not states:
+            yield
+            return
+        head = self.head
+        trained = {key: value.detach().clone() for key, value in head.state_dict().items()}
+        head.load_state_dict(states[0][1], strict=False)
+        try:
+            yield
+        finally:
+            head.load_state_dict(trained)
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        with self._prediction_weights():
+            return super().to_bytes(exclude=exclude)
+
+    def to_disk(self, path, *, exclude=tuple()) -> None:
+        with self._prediction_weights():
+            super().to_disk(path, exclude=exclude)
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
         scheme = self.scheme

@@ -16,7 +16,7 @@ the component checks on the training data at initialisation. It reaches the head
 through the head's public API (layers/head.py).
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Tuple
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 from spacy.training import Example
@@ -64,6 +64,11 @@ class Objective:
     def after_step(self) -> None:
         """The optimizer has just stepped the component's weights: step side optimizers,
         update teachers, re-project weights here."""
+
+    def prediction_state(self) -> Optional[Dict[str, torch.Tensor]]:
+        """Head weights to predict and save with instead of the trained ones (a teacher's), or
+        None. At most one objective of a component may give them."""
+        return None
 
     def report(self) -> Dict[str, float]:
         """Figures of the last batch that are not part of the summed loss (e.g. the loss of a

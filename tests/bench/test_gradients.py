@@ -18,7 +18,7 @@ def test_each_term_is_measured_where_it_reaches_the_encoder(tmp_path, weibo_docs
         "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
         "training.batcher.size": "300", "components.lowner_ner.objectives.ssgan.beta": "0",
     }
-    per_step = term_gradients(System("ssgan", CONFIGS / "weibo_cnn_ssgan.cfg"), overrides, steps=3, log=lambda _: None)
+    per_step = term_gradients(System("ssgan", CONFIGS / "weibo_cnn_ssgan.cfg"), overrides, tmp_path, steps=3, log=lambda _: None)
     assert len(per_step) == 3
     for step in per_step:
         assert set(step) == {"supervised", "ssgan_real", "ssgan_fake"}

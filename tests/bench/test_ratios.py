@@ -96,7 +96,7 @@ def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_pa
         "supervised": System("supervised", CONFIGS / f"weibo_{encoder}.cfg"),
         "ssgan": System("ssgan", CONFIGS / f"weibo_{encoder}_ssgan.cfg", {"components.lowner_ner.objectives.ssgan.beta": "0"}),
     }
-    seconds = measure_training_cost(systems, "ssgan", overrides, batches=2, batch_size=8, log=lambda _: None)
+    seconds = measure_training_cost(systems, "ssgan", overrides, tmp_path, batches=2, batch_size=8, log=lambda _: None)
     assert set(seconds) == {"supervised", "ssgan"}
     assert all(value > 0 for value in seconds.values())
 

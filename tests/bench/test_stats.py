@@ -37,3 +37,16 @@ def test_system_options(tmp_path):
         parse_systems([f"b={tmp_path / 'b.cfg'}"])
     assert parse_value("10") == 10 and parse_value("true") is True and parse_value("null") is None
     assert parse_value("assets/x") == "assets/x" and parse_value("[1, 2]") == [1, 2]
+
+
+def test_a_system_composed_on_the_command_line(tmp_path):
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    spec = f"mt={configs / 'weibo_cnn.cfg'}+{configs / 'parts' / 'mixed_batches.cfg'}+{configs / 'objectives' / 'mean_teacher.cfg'}"
+    system = parse_systems([spec])["mt"]
+    path = system.config_file(tmp_path)
+    assert path == tmp_path / "configs" / "mt.cfg"
+    assert '@lowner_objectives = "mean_teacher"' in path.read_text(encoding="utf8")
+    with pytest.raises(OptionError, match="not found"):
+        parse_systems([f"x={configs / 'weibo_cnn.cfg'}+{tmp_path / 'missing.cfg'}"])
