@@ -79,3 +79,33 @@ def mix_command(
     except (ValueError, OSError) as err:
         fail(str(err))
     say("good", f"Encoder with a layer mix: {output}")
+
+
+@encoder_app.command("adapt")
+def adapt_command(
+    source: Path = typer.Argument(..., help="A BERT-type encoder folder (e.g. one `encoder build` wrote).", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="The new folder: give it as paths.encoder."),
+    corpus: List[Path] = typer.Option(
+        ..., "--corpus", "-c", help="Unlabeled text to adapt to (repeatable): .spacy, .txt (a text per line) or a column file.",
+        exists=True, dir_okay=False,
+    ),
+    steps: int = typer.Option(1000, help="Masked-language-model steps of the encoder and the head."),
+    head_steps: int = typer.Option(200, help="Steps of the new MLM head alone first, the encoder frozen."),
+    batch_size: int = typer.Option(16, help="Sequences (of up to 128 pieces) per step."),
+    learning_rate: float = typer.Option(5e-5, help="AdamW learning rate of the encoder steps."),
+    seed: int = typer.Option(0, help="Seed of the masking and the batches."),
+) -> None:
+    """Continue an encoder's masked-language-model training on the task's own unlabeled text (domain-adaptive pretraining) and write a folder that loads and tokenises like the original.
+
+    e5 has no MLM head: one is built (BERT's, its decoder tied to the word embeddings) and trained alone for --head-steps before the encoder joins in.
+    """
+    from ..encoders.adapt import adapt_encoder
+
+    try:
+        record = adapt_encoder(
+            source, output, corpus, steps=steps, head_steps=head_steps, batch_size=batch_size,
+            learning_rate=learning_rate, seed=seed, log=lambda text: say("info", text),
+        )
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    say("good", f"Adapted encoder: {output} (masked-LM loss {record['first_loss']:.2f} -> {record['last_loss']:.2f})")
