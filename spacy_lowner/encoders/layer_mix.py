@@ -82,7 +82,9 @@ def make_layer_mix_folder(source: Path, output: Path, rate: float = 10.0) -> Pat
     source, output = Path(source), Path(output)
     check_outputs([output], [source])
     if output.exists():
-        raise FileExistsError(f"{output} exists; give a new folder")
+        if _is_layer_mix(output):  # a project step run again
+            return output
+        raise FileExistsError(f"{output} exists and is not a layer-mix encoder; give a new folder")
     config = json.loads((source / "config.json").read_text(encoding="utf8"))
     if config.get("model_type") not in ("bert", MODEL_TYPE):
         raise ValueError(f"{source} holds a {config.get('model_type')!r} model; the layer mix needs a BERT-type encoder")
@@ -97,3 +99,8 @@ def make_layer_mix_folder(source: Path, output: Path, rate: float = 10.0) -> Pat
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return output
+
+
+def _is_layer_mix(folder: Path) -> bool:
+    config = folder / "config.json"
+    return config.is_file() and json.loads(config.read_text(encoding="utf8")).get("model_type") == MODEL_TYPE

@@ -67,6 +67,9 @@ def test_a_pipeline_trains_and_keeps_its_mix(mixed_encoder, weibo_docs, tmp_path
     torch.testing.assert_close(loaded.get_pipe("transformer").model.transformer.layer_logits, transformer.layer_logits)
 
 
-def test_cli_refuses_a_folder_that_exists(mixed_encoder, tiny_encoder):
+def test_cli_reuses_a_mix_folder_and_refuses_anything_else(mixed_encoder, tiny_encoder, tmp_path):
     result = CliRunner().invoke(app, ["encoder", "mix", str(tiny_encoder), str(mixed_encoder)])
-    assert result.exit_code == 1 and "exists" in result.output
+    assert result.exit_code == 0, result.output
+    (tmp_path / "other").mkdir()
+    result = CliRunner().invoke(app, ["encoder", "mix", str(tiny_encoder), str(tmp_path / "other")])
+    assert result.exit_code == 1 and "is not a layer-mix encoder" in result.output
