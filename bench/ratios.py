@@ -28,7 +28,9 @@ def make_split(
     train_path: Path, ratio: float, seed: int, folder: Path, extra_unlabeled: Optional[Path] = None
 ) -> Dict[str, Path]:
     """Write labeled.spacy and unlabeled.spacy for one (ratio, seed) into folder, or reuse
-    the ones written before (the sampler is deterministic, so they would be the same)."""
+    the ones written before (the sampler is deterministic, so they would be the same). With
+    nothing left over (ratio 1.0, no extra text) the unlabeled text is the labeled docs' own
+    text: the text a semi-supervised method can use is then the training text itself."""
     paths = {"labeled": folder / "labeled.spacy", "unlabeled": folder / "unlabeled.spacy"}
     if all(path.exists() for path in paths.values()):
         return paths
@@ -36,6 +38,8 @@ def make_split(
     docs = list(DocBin().from_disk(train_path).get_docs(vocab))
     extra = list(DocBin().from_disk(extra_unlabeled).get_docs(vocab)) if extra_unlabeled else []
     split = sample_labeled(docs, ratio=ratio, seed=seed)
+    if not split.unlabeled and not extra:
+        extra = [docs[i] for i in split.labeled]
     write_split(docs, split, paths["labeled"], paths["unlabeled"], extra_unlabeled=extra)
     return paths
 

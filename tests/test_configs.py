@@ -8,7 +8,7 @@ from spacy.schemas import ConfigSchemaTraining
 from spacy.util import load_config, load_model_from_config, registry
 from weasel.util import load_project_config
 
-from bench.systems import parse_value
+from bench.systems import parse_systems, parse_value
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Full configs; configs/parts and configs/objectives hold partials for `config compose`.
@@ -53,10 +53,11 @@ SWEEPS = list(sweep_commands())
 
 
 @pytest.mark.parametrize("name,configs,overrides,own", SWEEPS, ids=[name for name, *_ in SWEEPS])
-def test_project_overrides_apply_to_their_configs(name, configs, overrides, own):
+def test_project_overrides_apply_to_their_configs(name, configs, overrides, own, tmp_path):
     assert configs
-    for system, config in configs.items():
+    for system, spec in configs.items():
         values = {key: parse_value(value) for key, value in {**overrides, **own[system]}.items()}
-        config = load_config(REPO_ROOT / config, overrides=values)
+        path = parse_systems([f"{system}={REPO_ROOT / spec.replace('+', '+' + str(REPO_ROOT) + '/')}"])[system].config_file(tmp_path)
+        config = load_config(path, overrides=values)
         load_model_from_config(config, auto_fill=True, validate=True)
         registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)

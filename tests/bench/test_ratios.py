@@ -185,3 +185,11 @@ def test_cli_reports_the_finished_runs_with_the_training_cost_under_them(tmp_pat
     cost = json.loads((output / "cost.json").read_text())
     assert cost["split"] == "r0.1-seed0" and cost["systems"]["supervised"]["ratio"] == 1.0
     assert cost["systems"]["ssgan"]["seconds_per_update"] > 0
+
+
+def test_at_ratio_one_the_unlabeled_text_is_the_training_text(tmp_path, train_path, weibo_docs):
+    paths = make_split(train_path, 1.0, 0, tmp_path / "split")
+    assert len(load(paths["labeled"])) == 60
+    unlabeled = load(paths["unlabeled"])
+    assert [d.text for d in unlabeled] == [d.text for d in weibo_docs[1]]
+    assert not any(doc.has_annotation("ENT_IOB") for doc in unlabeled)
