@@ -17,9 +17,9 @@ from thinc.types import Ints1d
 
 from .architectures import head_module
 from .batch import training_batch
+from .channels import missing_channel
 from .errors import ModelLoadError, TrainingDivergedError
 from .layers.head import DECODERS, TaggerHead
-from .channels import missing_channel
 from .objectives import Objective
 from .objectives.base import ObjectiveContext, term_key
 from .registry import lowner_objectives

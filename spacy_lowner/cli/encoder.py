@@ -1,8 +1,9 @@
-"""`python -m spacy_lowner encoder build NAME OUTPUT`: build an offline encoder folder."""
+"""`python -m spacy_lowner encoder ...`: build, mix and adapt offline encoder folders."""
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
 from . import app, fail, say
 
 encoder_app = typer.Typer(
