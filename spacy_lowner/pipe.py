@@ -92,6 +92,13 @@ def gradient_norm(term: torch.Tensor, features: torch.Tensor) -> float:
     return 0.0 if grad is None else float(grad.norm())
 
 
+def _max_steps(nlp: Optional[Language]) -> int:
+    """[training] max_steps of the pipeline's config; 0 if there is none or it is not a number
+    (a variable spaCy has not interpolated yet)."""
+    value = nlp.config.get("training", {}).get("max_steps", 0) if nlp is not None else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def without_edge_whitespace(spans: Iterable[Span]) -> List[Span]:
     """The spans with whitespace tokens cut from both ends; spans of whitespace alone dropped.
     A tagger can put a tag on a whitespace token (there is none in the training data to say
@@ -201,8 +208,7 @@ class LowNERTagger(TrainablePipe):
         head = self.head
         head.build(n_in=int(width), scheme=self.scheme.to_dict(), decoder=self.cfg["decoder"])
         head.to(get_torch_default_device())
-        max_steps = nlp.config["training"].get("max_steps", 0) if nlp is not None else 0
-        context = ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=int(max_steps or 0))
+        context = ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=_max_steps(nlp))
         for objective in self.objectives.values():
             objective.initialize(context)
 

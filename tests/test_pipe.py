@@ -317,6 +317,7 @@ def test_objectives_learn_their_key_and_the_step(make_nlp, train_examples):
     optimizer = nlp.initialize(lambda: train_examples)
     recorder = nlp.get_pipe("lowner_ner").objectives["recorder"]
     assert recorder.context.component == "lowner_ner" and recorder.context.head is nlp.get_pipe("lowner_ner").head
+    assert recorder.context.max_steps == nlp.config["training"]["max_steps"] > 0
     for _ in range(3):
         losses = nlp.update(train_examples[:4], sgd=optimizer)
     assert recorder.seen == [("recorder", 0), ("recorder", 1), ("recorder", 2)]
