@@ -163,6 +163,31 @@ def ratios_command(
         print(cost_table(cost))
 
 
+@app.command("cost")
+def cost_command(
+    output: Path = typer.Argument(..., help="Folder for cost.json (and composed configs)."),
+    system: List[str] = SYSTEM_OPTION,
+    sets: List[str] = SET_OPTION,
+    train: Path = typer.Option(..., help="Training DocBin whose first batches every system is timed on.", exists=True, dir_okay=False),
+    dev: Path = DEV_OPTION,
+    unlabeled: Optional[Path] = typer.Option(None, help="Unlabeled text for the systems that read it.", exists=True, dir_okay=False),
+    baseline: str = typer.Option(..., help="System the others' cost is relative to."),
+    batches: int = typer.Option(20, help="Batches to time (after one warm-up batch)."),
+    batch_size: int = typer.Option(COST_BATCH_SIZE, help="Docs per batch."),
+    override: List[str] = OVERRIDE_OPTION,
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Time one training update of each system on the same batches, in one process, the systems in alternation (the ratio to the baseline is what to read; times depend on what else runs on the machine)."""
+    systems, overrides = _parse(system, sets, override, baseline)
+    _use_threads(threads)
+    paths = {"paths.train": str(train), "paths.dev": str(dev), **({"paths.unlabeled": str(unlabeled)} if unlabeled else {})}
+    seconds = measure_training_cost(
+        systems, baseline, {**paths, **overrides}, output, batches=batches, batch_size=batch_size, log=msg.text
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    print(cost_table(save_training_cost(output, seconds, baseline, train.name, batches, batch_size)))
+
+
 @app.command("gradients")
 def gradients_command(
     config: Path = typer.Argument(..., help="Training config.", exists=True, dir_okay=False),
