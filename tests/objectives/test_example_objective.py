@@ -3,10 +3,7 @@
 the page has to change with it."""
 from typing import Dict
 
-import spacy
 import torch
-from spacy.tokens import Doc
-from spacy.training import Example
 
 from spacy_lowner.batch import TaggerBatch
 from spacy_lowner.layers.head import TaggerHead
@@ -50,15 +47,8 @@ weight = 0.1
 # --- the test ---------------------------------------------------------------------------------
 
 
-def test_the_example_objective_trains_and_reaches_the_encoder(weibo_docs, small_cnn):
-    vocab, train_docs, _ = weibo_docs
-    nlp = spacy.blank("zh", vocab=vocab)
-    model = {"@architectures": "spacy_lowner.TokenTagger.v2", "hidden_width": 16, "dropout": 0.1, "tok2vec": small_cnn}
-    objectives = {"supervised": {"@lowner_objectives": "supervised"}, "entropy": {"@lowner_objectives": "example_entropy"}}
-    nlp.add_pipe("lowner_ner", config={"model": model, "objectives": objectives})
-    labeled = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]]
-    unlabeled = [Example(nlp.make_doc(doc.text), Doc(vocab, words=[t.text for t in doc])) for doc in train_docs[8:16]]
-    optimizer = nlp.initialize(lambda: labeled)
+def test_the_example_objective_trains_and_reaches_the_encoder(objective_pipeline):
+    nlp, optimizer, labeled, unlabeled = objective_pipeline({"entropy": {"@lowner_objectives": "example_entropy"}})
     ner = nlp.get_pipe("lowner_ner")
     ner.measure_term_gradients = True
     first = nlp.update(labeled + unlabeled, sgd=optimizer)["lowner_ner_entropy"]

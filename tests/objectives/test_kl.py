@@ -1,10 +1,7 @@
 import math
 
 import pytest
-import spacy
 import torch
-from spacy.tokens import Doc
-from spacy.training import Example
 
 from spacy_lowner.objectives.kl_confidence import sharpened_target
 from spacy_lowner.schedules import linear_ramp
@@ -28,18 +25,8 @@ def test_linear_ramp():
 
 
 @pytest.fixture
-def make_nlp(weibo_docs, small_cnn):
-    def make(objective):
-        vocab, train_docs, _ = weibo_docs
-        nlp = spacy.blank("zh", vocab=vocab)
-        model = {"@architectures": "spacy_lowner.TokenTagger.v2", "hidden_width": 16, "tok2vec": small_cnn}
-        nlp.add_pipe("lowner_ner", config={"model": model, "objectives": {"supervised": {"@lowner_objectives": "supervised"}, "kl": objective}})
-        labeled = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]]
-        unlabeled = [Example(nlp.make_doc(doc.text), Doc(vocab, words=[t.text for t in doc])) for doc in train_docs[8:16]]
-        optimizer = nlp.initialize(lambda: labeled)
-        return nlp, optimizer, labeled, unlabeled
-
-    return make
+def make_nlp(objective_pipeline):
+    return lambda objective: objective_pipeline({"kl": objective})
 
 
 def test_kl_prior_is_the_kl_of_the_labeled_tag_frequencies_to_the_mean_prediction(make_nlp):

@@ -1,26 +1,13 @@
 import pytest
 import spacy
 import torch
-from spacy.tokens import Doc
-from spacy.training import Example
 
 from spacy_lowner.schedules import sigmoid_ramp
 
 
 @pytest.fixture
-def setup(weibo_docs, small_cnn):
-    def make(**settings):
-        vocab, train_docs, _ = weibo_docs
-        nlp = spacy.blank("zh", vocab=vocab)
-        model = {"@architectures": "spacy_lowner.TokenTagger.v2", "hidden_width": 16, "tok2vec": small_cnn}
-        objectives = {"supervised": {"@lowner_objectives": "supervised"}, "mt": {"@lowner_objectives": "mean_teacher", **settings}}
-        nlp.add_pipe("lowner_ner", config={"model": model, "objectives": objectives})
-        labeled = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]]
-        unlabeled = [Example(nlp.make_doc(doc.text), Doc(vocab, words=[t.text for t in doc])) for doc in train_docs[8:16]]
-        optimizer = nlp.initialize(lambda: labeled)
-        return nlp, optimizer, labeled, unlabeled
-
-    return make
+def setup(objective_pipeline):
+    return lambda **settings: objective_pipeline({"mt": {"@lowner_objectives": "mean_teacher", **settings}})
 
 
 def params(module):
