@@ -98,7 +98,7 @@ def convert(
     if not report.docs and not allow_empty:
         raise ValueError(
             f"{input_path}: no documents (the file is empty or has blank lines only); "
-            "nothing was written (allow_empty, --allow-empty, writes an empty DocBin)"
+            "nothing was written; --allow-empty (allow_empty=True) writes an empty DocBin"
         )
     write_files({output_path: doc_bin.to_bytes()})
     return report
