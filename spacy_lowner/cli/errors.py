@@ -10,7 +10,6 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from ..corpora import FORMATS, CorpusFormatError, read_docs
-from ..corpora.docs import tokens_only
 from ..error_analysis import analyse
 from ..error_page import render_page
 from ..outputs import OutputError, check_outputs, write_files
@@ -29,7 +28,7 @@ def errors_command(
 ) -> None:
     """Run a pipeline over gold data and write a page of its errors: counts by kind (correct, wrong type, wrong boundary, both, missed, spurious) overall, per label and per label group, a label confusion table, and the documents with errors drawn gold above predicted.
 
-    The precision, recall and F1 on the page are the project scorer's on the same data.
+    The precision, recall and F1 on the page are those `spacy evaluate` reports for the same pipeline and data.
     """
     outputs = [output] + ([json_path] if json_path else [])
     try:
@@ -56,7 +55,9 @@ def errors_command(
     if not any(doc.has_annotation("ENT_IOB") for doc in gold):
         fail(f"{data} has no entity annotation: the report compares predictions with gold entities")
     start = time.perf_counter()
-    predicted = list(nlp.pipe(tokens_only(doc, nlp.vocab) for doc in gold))
+    # Tokenized by the pipeline, as `spacy evaluate` does, so that the figures are its figures;
+    # the scorer aligns the predicted entities to the gold tokens.
+    predicted = list(nlp.pipe(nlp.make_doc(doc.text) for doc in gold))
     report = analyse(Example(p, g) for p, g in zip(predicted, gold))
     title = f"Errors of {model} on {data.name}"
     files = {output: render_page(report, gold, predicted, title, limit).encode("utf8")}
