@@ -1,5 +1,7 @@
+import pytest
 import spacy
 import torch
+from spacy.tokens import Doc
 from spacy.training import Example
 
 TRANSFORMER = {
@@ -102,3 +104,23 @@ def test_a_v2_transform_is_used_at_prediction_by_domain(tmp_path, weibo_docs, sm
     plain_ids, source_ids = [ids.tolist() for ids in nlp.get_pipe("lowner_ner").predict(docs)]
     assert plain_ids != source_ids  # the transform is applied at prediction, to its domain only
     assert [ids.tolist() for ids in loaded.get_pipe("lowner_ner").predict(docs)] == [plain_ids, source_ids]
+
+
+@pytest.mark.parametrize("config", ["weibo_cnn.cfg", "weibo_trf.cfg"])
+def test_the_shipped_configs_take_empty_and_whitespace_docs(config, tiny_encoder, weibo_docs):
+    from pathlib import Path
+
+    from spacy.util import load_config, load_model_from_config
+
+    path = Path(__file__).resolve().parents[1] / "configs" / config
+    config = load_config(path, overrides={"paths.encoder": str(tiny_encoder)}, interpolate=True)
+    nlp = load_model_from_config(config, auto_fill=True)
+    _, train_docs, _ = weibo_docs
+    examples = [Example(nlp.make_doc(doc.text), Doc(nlp.vocab).from_bytes(doc.to_bytes())) for doc in train_docs[:8]]
+    optimizer = nlp.initialize(lambda: examples)
+    empty = Example(nlp.make_doc(""), nlp.make_doc(""))
+    blank = Example.from_dict(nlp.make_doc("   "), {"entities": []})
+    losses = nlp.update([empty, blank] + examples[:3], sgd=optimizer)
+    assert losses["lowner_ner"] > 0
+    assert nlp("").ents == () and nlp("   ").ents == ()
+    assert [len(doc) for doc in nlp.pipe(["", "我们", "  "])] == [0, 2, 1]
