@@ -16,7 +16,7 @@ from .cost import cost_table, measure_training_cost, save_training_cost
 from .gradients import gradient_table, term_gradients
 from .ratios import finished_runs, make_split, run_ratio_sweep, write_reports
 from .sweep import run_sweep
-from .systems import OptionError, System, parse_numbers, parse_pairs, parse_systems
+from .systems import OptionError, parse_numbers, parse_pairs, parse_systems
 from .tables import benchmark_table, ratio_table
 
 app = typer.Typer(
@@ -190,7 +190,7 @@ def cost_command(
 
 @app.command("gradients")
 def gradients_command(
-    config: Path = typer.Argument(..., help="Training config.", exists=True, dir_okay=False),
+    config: str = typer.Argument(..., help="Training config, or BASE+PART+... composed as by `config compose`."),
     output: Path = typer.Argument(..., help="JSON file for the per-step gradient norms."),
     train: Path = typer.Option(..., help="Labeled training DocBin; a split of it is drawn with --ratio.", exists=True, dir_okay=False),
     dev: Path = DEV_OPTION,
@@ -204,6 +204,8 @@ def gradients_command(
     """
     try:
         overrides = parse_pairs(override, "--override")
+        # a composed config is kept beside the output, named after it
+        system = parse_systems([f"{output.stem}={config}"])[output.stem]
     except OptionError as err:
         fail(str(err))
     _use_threads(threads)
@@ -212,7 +214,7 @@ def gradients_command(
         "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
         "system.seed": str(seed), **overrides,
     }
-    per_step = term_gradients(System("run", config), run_overrides, output.parent, steps=steps, log=msg.text)
+    per_step = term_gradients(system, run_overrides, output.parent, steps=steps, log=msg.text)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps({"config": str(config), "ratio": ratio, "seed": seed, "overrides": overrides, "steps": per_step}, indent=2))
     msg.good(f"Wrote {output}")
