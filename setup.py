@@ -47,6 +47,9 @@ setup(
         "spacy_batchers": [
             "spacy_lowner.labeled_share.v1 = spacy_lowner.batchers:configure_labeled_share",
         ],
+        "thinc_optimizers": [
+            "spacy_lowner.layerwise_adam.v1 = spacy_lowner.optimizers:layerwise_adam",
+        ],
         "spacy_callbacks": [
             "spacy_lowner.check_encoders.v1 = spacy_lowner.encoders.availability:make_check_encoders",
         ],
