@@ -202,6 +202,8 @@ class LowNERTagger(TrainablePipe):
                 f"give them in [initialize.components.{self.name}.labels]"
             )
         self._check_channels(get_examples)
+        if nlp is not None:
+            _check_init_tok2vec(nlp)
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)
         width = max(vectors.shape[1] for vectors in self.model.get_ref("tok2vec").predict(doc_sample))
@@ -355,3 +357,16 @@ class LowNERTagger(TrainablePipe):
             )
         for objective in self.objectives.values():
             objective.after_step()
+
+
+def _check_init_tok2vec(nlp: Language) -> None:
+    """spaCy loads `[initialize] init_tok2vec` only when the config has a [pretraining] block
+    (it says where the weights go) and ignores it without a word otherwise: a run that was
+    meant to start from pretrained weights would silently start from random ones."""
+    config = nlp.config.interpolate()
+    if config["initialize"].get("init_tok2vec") and not config.get("pretraining"):
+        raise ValueError(
+            f"[initialize] init_tok2vec is {config['initialize']['init_tok2vec']}, but the config has no "
+            "[pretraining] block, so spaCy would not load the weights; train with the config you "
+            "pretrained with (e.g. configs/weibo_cnn_pretrain.cfg) or compose configs/parts/pretrain_cnn.cfg into it"
+        )

@@ -61,3 +61,24 @@ def test_project_overrides_apply_to_their_configs(name, configs, overrides, own,
         config = load_config(path, overrides=values)
         load_model_from_config(config, auto_fill=True, validate=True)
         registry.resolve(config.interpolate()["training"], schema=ConfigSchemaTraining)
+
+
+def test_pretrained_tok2vec_weights_load_or_the_run_stops(tmp_path, weibo_docs):
+    from spacy.training import Example
+
+    vocab, train_docs, _ = weibo_docs
+    overrides = {"components.tok2vec.model.encode.depth": 1, "components.tok2vec.model.embed.rows": [500, 50]}
+    source = load_model_from_config(load_config(REPO_ROOT / "configs" / "weibo_cnn.cfg", overrides=overrides), auto_fill=True)
+    source.initialize(lambda: [Example(source.make_doc(doc.text), doc) for doc in train_docs[:8]])
+    weights = tmp_path / "tok2vec.bin"  # what `spacy pretrain` saves: the tok2vec layer's bytes
+    weights.write_bytes(source.get_pipe("tok2vec").model.to_bytes())
+    settings = {**overrides, "paths.init_tok2vec": str(weights)}
+
+    pretrained = load_model_from_config(load_config(REPO_ROOT / "configs" / "weibo_cnn_pretrain.cfg", overrides=settings), auto_fill=True)
+    pretrained.initialize(lambda: [Example(pretrained.make_doc(doc.text), doc) for doc in train_docs[:8]])
+    assert pretrained.get_pipe("tok2vec").model.to_bytes() == weights.read_bytes()
+
+    # spaCy alone would ignore init_tok2vec here (no [pretraining] block) and train from random weights
+    plain = load_model_from_config(load_config(REPO_ROOT / "configs" / "weibo_cnn.cfg", overrides=settings), auto_fill=True)
+    with pytest.raises(ValueError, match=r"no \[pretraining\] block"):
+        plain.initialize(lambda: [Example(plain.make_doc(doc.text), doc) for doc in train_docs[:8]])
