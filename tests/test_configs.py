@@ -19,7 +19,7 @@ CONFIGS = sorted(p for p in (REPO_ROOT / "configs").rglob("*.cfg") if p.parent.n
 def test_config_validates(path):
     config = load_config(path)
     # every config takes the same paths, so one sweep can pass the same overrides to all
-    assert {"train", "dev", "unlabeled", "encoder"} <= set(config["paths"])
+    assert {"train", "dev", "unlabeled", "encoder", "init_tok2vec"} <= set(config["paths"])
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     assert nlp.pipe_names[-1] in ("lowner_ner", "ner")
     training = registry.resolve(nlp.config.interpolate()["training"], schema=ConfigSchemaTraining)
