@@ -78,7 +78,7 @@ def run_ratio_sweep(
             for system in systems.values():
                 done += 1
                 prefix = f"[{done}/{total}] ratio {ratio} seed {seed} {system.name}"
-                log(f"{prefix}: {system.config}")
+                log(f"{prefix}: {system.spec}")
                 run_dir = output / "runs" / f"r{ratio}" / f"{system.name}-seed{seed}"
                 if not train_missing and not (run_dir / "result.json").exists():
                     log(f"{prefix}: not run yet, left out")

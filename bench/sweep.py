@@ -32,7 +32,7 @@ def run_sweep(
     # Seed-major order: an interrupted sweep still holds every system for the seeds it finished.
     for i, (system, seed) in enumerate((s, seed) for seed in seeds for s in systems.values()):
         prefix = f"[{i + 1}/{total}] {system.name} seed {seed}"
-        log(f"{prefix}: {system.config}")
+        log(f"{prefix}: {system.spec}")
         run_dir = output / "runs" / f"{system.name}-seed{seed}"
         result, trained = train_and_score(
             system.name, seed, system.config_file(output), run_dir, test_path, {**common, **system.overrides}, gpu_id, log

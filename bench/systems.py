@@ -22,6 +22,11 @@ class System:
     # Partial configs composed onto `config` (NAME=BASE+PART+...), see config_file.
     parts: List[Path] = field(default_factory=list)
 
+    @property
+    def spec(self) -> str:
+        """How the command line named it: CONFIG or BASE+PART+..."""
+        return "+".join(str(path) for path in [self.config, *self.parts])
+
     def config_file(self, folder: Path) -> Path:
         """The config to train: `config` itself, or its composition with `parts`, written to
         folder/configs/NAME.cfg (so a report keeps the config its runs trained)."""

@@ -45,6 +45,7 @@ def test_a_system_composed_on_the_command_line(tmp_path):
     configs = Path(__file__).resolve().parents[2] / "configs"
     spec = f"mt={configs / 'weibo_cnn.cfg'}+{configs / 'parts' / 'mixed_batches.cfg'}+{configs / 'objectives' / 'mean_teacher.cfg'}"
     system = parse_systems([spec])["mt"]
+    assert system.spec == spec.partition("=")[2]  # what the sweep's log names
     path = system.config_file(tmp_path)
     assert path == tmp_path / "configs" / "mt.cfg"
     assert '@lowner_objectives = "mean_teacher"' in path.read_text(encoding="utf8")
