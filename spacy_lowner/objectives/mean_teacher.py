@@ -99,7 +99,7 @@ class MeanTeacherObjective(Objective):
 
 @lowner_objectives("mean_teacher")
 def make_mean_teacher(
-    weight: float = 10.0,
+    weight: float = 1.0,
     ema_decay: float = 0.99,
     rampup_steps: int = 200,
     confidence: float = 0.0,
