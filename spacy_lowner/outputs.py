@@ -4,13 +4,15 @@ them or none.
 Every command that writes files goes through here: `check_outputs` before any work (an output
 that is, or resolves to, or contains, or lies inside one of the inputs is refused, as is an
 output whose folder cannot exist), then `write_files` for files, which are written beside their
-destinations and moved into place together, or `replace_folder` for a folder built aside.
+destinations and moved into place together, or `replace_folder` for a folder built aside
+(`edited_copy` builds one from a copy of another folder).
 """
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, List, Mapping, Union
+from typing import Iterable, Iterator, List, Mapping, Union
 
 PathLike = Union[str, Path]
 
@@ -108,6 +110,23 @@ def replace_folder(built: Path, output: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def edited_copy(source: Path, output: Path) -> Iterator[Path]:
+    """A copy of the folder `source`, made beside `output`, for the block to change. When the
+    block ends without an error the copy gets the default permissions and replaces `output`
+    (`replace_folder`); it is removed whatever happens."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    try:
+        folder = building / "folder"
+        shutil.copytree(source, folder)
+        yield folder
+        apply_default_mode(folder)
+        replace_folder(folder, output)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 
 def apply_default_mode(path: Path) -> None:

@@ -13,14 +13,12 @@ of the cost on a CPU. Masking is transformers' `DataCollatorForLanguageModeling`
 """
 import json
 import random
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from ..outputs import apply_default_mode, check_outputs, replace_folder
+from ..outputs import check_outputs, edited_copy
 from .corpus_text import read_corpus_texts
 from .folder import PROVENANCE, Log, describe_file, write_json
 
@@ -124,16 +122,8 @@ def _mlm_loss(encoder, head, batch) -> torch.Tensor:
 
 def _write_folder(source: Path, output: Path, encoder, record: Dict) -> None:
     """The source folder with the adapted weights, written beside `output` and renamed in."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
-        folder = building / "folder"
-        shutil.copytree(source, folder)
+    with edited_copy(source, output) as folder:
         encoder.save_pretrained(str(folder), safe_serialization=True)
         provenance = json.loads((folder / PROVENANCE).read_text(encoding="utf8")) if (folder / PROVENANCE).exists() else {}
         provenance["adapted"] = record
         write_json(folder / PROVENANCE, provenance)
-        apply_default_mode(folder)
-        replace_folder(folder, output)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)

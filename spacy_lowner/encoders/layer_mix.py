@@ -14,8 +14,6 @@ classes when spacy_lowner is imported, which loading or training a pipeline with
 always does.
 """
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -23,7 +21,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, BertConfig, BertModel
 from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
-from ..outputs import apply_default_mode, check_outputs, replace_folder
+from ..outputs import check_outputs, edited_copy
 from .folder import write_json
 
 MODEL_TYPE = "lowner_layer_mix_bert"
@@ -89,15 +87,8 @@ def make_layer_mix_folder(source: Path, output: Path, rate: float = 10.0) -> Pat
     if config.get("model_type") not in ("bert", MODEL_TYPE):
         raise ValueError(f"{source} holds a {config.get('model_type')!r} model; the layer mix needs a BERT-type encoder")
     config.update(model_type=MODEL_TYPE, architectures=[LayerMixBertModel.__name__], layer_mix_rate=rate)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
-    try:
-        shutil.copytree(source, building / "folder")
-        write_json(building / "folder" / "config.json", config)
-        apply_default_mode(building / "folder")
-        replace_folder(building / "folder", output)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    with edited_copy(source, output) as folder:
+        write_json(folder / "config.json", config)
     return output
 
 
