@@ -51,6 +51,11 @@ class TaggerBatch:
         )
 
     @property
+    def unlabeled_tokens(self) -> torch.Tensor:
+        """(B, T) True at the real tokens of the docs without entity annotation."""
+        return self._cached("unlabeled_tokens", lambda: self.mask & ~self.labeled.unsqueeze(1))
+
+    @property
     def gold(self) -> torch.Tensor:
         """(B, T) tag ids, -1 where the tag is unknown (missing annotation, unlabeled docs, padding)."""
         return self._cached("gold", self._gold)

@@ -35,7 +35,7 @@ class KLConfidenceObjective(Objective):
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
         scale = self.weight * linear_ramp(self.step, self.start_step, self.warmup_steps)
-        unlabeled = batch.mask & ~batch.labeled.unsqueeze(1)
+        unlabeled = batch.unlabeled_tokens
         if scale == 0 or not bool(unlabeled.any()):
             return {}
         probs = batch.marginals(head)

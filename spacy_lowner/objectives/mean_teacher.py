@@ -69,7 +69,7 @@ class MeanTeacherObjective(Objective):
             param.requires_grad_(False)
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        mask = batch.mask if self.on_labeled else batch.mask & ~batch.labeled.unsqueeze(1)
+        mask = batch.mask if self.on_labeled else batch.unlabeled_tokens
         scale = self.weight * sigmoid_ramp(self.step, self.rampup_steps)
         if scale == 0 or not bool(mask.any()):
             return {}

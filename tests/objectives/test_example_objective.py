@@ -22,7 +22,7 @@ class EntropyObjective(Objective):
         self.weight = weight
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        unlabeled = batch.mask & ~batch.labeled.unsqueeze(1)
+        unlabeled = batch.unlabeled_tokens
         if not bool(unlabeled.any()):
             return {}
         probs = batch.marginals(head)
