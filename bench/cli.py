@@ -16,7 +16,7 @@ from .cost import cost_table, measure_training_cost, save_training_cost
 from .gradients import gradient_table, term_gradients
 from .ratios import finished_runs, make_split, run_ratio_sweep, write_reports
 from .sweep import run_sweep
-from .systems import OptionError, parse_numbers, parse_pairs, parse_systems
+from .systems import OptionError, parse_numbers, parse_pairs, parse_self_training, parse_systems
 from .tables import benchmark_table, ratio_table
 
 app = typer.Typer(
@@ -111,6 +111,11 @@ def ratios_command(
     seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated seeds: each draws its own split, shared by all systems."),
     baseline: str = typer.Option("", help="System the others are compared with (paired differences, training cost)."),
     control: str = typer.Option("", help="The reader control: same batches, supervised loss only; methods are compared with it too."),
+    self_train: List[str] = typer.Option(
+        [], "--self-train", help="NAME=TEACHER[:THRESHOLD[:OUTSIDE]], repeated: system NAME trains on its split's labeled docs plus "
+        "the unlabeled docs that system TEACHER (listed before it) tags with at least THRESHOLD confidence (default 0.9), the "
+        "tokens outside its entities O or missing (default O); see `python -m spacy_lowner pseudo-label`."
+    ),
     override: List[str] = OVERRIDE_OPTION,
     cost_batches: int = typer.Option(
         20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
@@ -129,6 +134,10 @@ def ratios_command(
     except ImportError:
         fail("The ratio benchmark draws its plot with matplotlib, which is not installed: pip install 'spacy-lowner[benchmark]'")
     systems, overrides = _parse(system, sets, override, baseline, control)
+    try:
+        parse_self_training(self_train, systems)
+    except OptionError as err:
+        fail(str(err))
     ratio_list = _numbers(ratios, float, "--ratios")
     if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):
         fail(f"--ratios must be in (0, 1], got {ratios!r}")

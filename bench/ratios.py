@@ -20,6 +20,7 @@ from spacy_lowner.sampling import sample_labeled, write_split
 from .cost import cost_table
 from .plots import plot_ratios
 from .runs import RunResult, read_result, train_and_score
+from .self_training import self_training_data
 from .systems import System
 from .tables import budget_table, ratio_table
 
@@ -83,8 +84,13 @@ def run_ratio_sweep(
                 if not train_missing and not (run_dir / "result.json").exists():
                     log(f"{prefix}: not run yet, left out")
                     continue
+                settings = dict(common)
+                if system.self_training and not (run_dir / "result.json").exists():
+                    teacher_run = run_dir.parent / f"{system.self_training.teacher}-seed{seed}"
+                    folder = output / "self_training" / f"r{ratio}-seed{seed}" / system.name
+                    settings["paths.train"] = str(self_training_data(system, split, teacher_run, folder, log))
                 result, trained = train_and_score(
-                    system.name, seed, system.config_file(output), run_dir, test_path, {**common, **system.overrides}, gpu_id, log
+                    system.name, seed, system.config_file(output), run_dir, test_path, {**settings, **system.overrides}, gpu_id, log
                 )
                 log(f"{prefix}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}" + ("" if trained else " (done before)"))
                 if trained:

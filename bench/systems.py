@@ -3,14 +3,51 @@ overrides common to all, parsed from the command line."""
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from spacy_lowner.compose import compose
 from spacy_lowner.outputs import write_files
+from spacy_lowner.pseudo_labels import OUTSIDE
 
 
 class OptionError(ValueError):
     """A malformed command-line option."""
+
+
+@dataclass
+class SelfTraining:
+    """A system that trains on its split's labeled docs plus the unlabeled docs a teacher
+    system tagged with confidence (bench/self_training.py)."""
+
+    teacher: str  # the system whose model-best tags the split's unlabeled docs
+    threshold: float
+    outside: str  # "O" or "missing", as `pseudo-label --outside`
+
+    @property
+    def spec(self) -> str:
+        return f"{self.teacher}:{self.threshold}:{self.outside}"
+
+
+def parse_self_training(specs: List[str], systems: Dict[str, "System"]) -> None:
+    """NAME=TEACHER[:THRESHOLD[:OUTSIDE]] specs (defaults 0.9 and O), set on the named
+    systems; the teacher must be a system listed before NAME, so that it is trained first."""
+    order = list(systems)
+    for item in specs:
+        name, sep, value = item.partition("=")
+        fields = value.split(":")
+        if not sep or name not in systems or fields[0] not in order[: order.index(name)] or len(fields) > 3:
+            raise OptionError(
+                "--self-train must look like NAME=TEACHER[:THRESHOLD[:OUTSIDE]], NAME a system and TEACHER "
+                f"one listed before it; got {item!r}"
+            )
+        teacher, threshold, outside = fields + ["0.9", "O"][len(fields) - 1 :]
+        try:
+            settings = SelfTraining(teacher, float(threshold), outside)
+        except ValueError:
+            raise OptionError(f"--self-train {item!r}: the threshold must be a number") from None
+        if not 0 <= settings.threshold <= 1 or outside not in OUTSIDE:
+            raise OptionError(f"--self-train {item!r}: the threshold must be in [0, 1] and OUTSIDE one of {OUTSIDE}")
+        systems[name].self_training = settings
 
 
 @dataclass
@@ -21,11 +58,14 @@ class System:
     overrides: Dict[str, str] = field(default_factory=dict)
     # Partial configs composed onto `config` (NAME=BASE+PART+...), see config_file.
     parts: List[Path] = field(default_factory=list)
+    # Trains on its split's labeled docs plus a teacher's pseudo-labeled ones (self_training.py).
+    self_training: Optional[SelfTraining] = None
 
     @property
     def spec(self) -> str:
         """How the command line named it: CONFIG or BASE+PART+..."""
-        return "+".join(str(path) for path in [self.config, *self.parts])
+        spec = "+".join(str(path) for path in [self.config, *self.parts])
+        return spec + (f", self-trained from {self.self_training.spec}" if self.self_training else "")
 
     def config_file(self, folder: Path) -> Path:
         """The config to train: `config` itself, or its composition with `parts`, written to

@@ -1,5 +1,5 @@
 """Registered thinc architectures."""
-from typing import List
+from typing import List, Optional, Tuple
 
 import numpy
 import torch
@@ -8,7 +8,7 @@ from spacy.util import registry
 from thinc.api import Model, PyTorchWrapper_v3
 from thinc.types import Floats2d, Ints1d
 
-from .batch import pad_features
+from .batch import TaggerBatch, pad_features
 from .channels import doc_domain
 from .errors import NonFiniteScoresError
 from .layers.head import TaggerHead, deserialize_head, serialize_head
@@ -72,27 +72,53 @@ def forward(model: Model, docs: List[Doc], is_train: bool):
     if is_train:
         raise NotImplementedError("lowner_ner trains through its update() method")
     paths = [numpy.zeros(0, dtype="int64") for _ in docs]
-    # Empty docs get no tags and never reach the tok2vec: spacy-transformers' pooling fails
-    # on a batch whose docs are all empty.
+    scored = score_docs(model, docs)
+    if scored is None:
+        return paths, _no_backprop
+    filled, batch, scores = scored
+    with torch.no_grad():
+        decoded = head_module(model).decode(scores, batch.mask).cpu().numpy()
+    for i, path, n in zip(filled, decoded, batch.lengths):
+        paths[i] = path[:n]
+    return paths, _no_backprop
+
+
+def predict_marginals(model: Model, docs: List[Doc]) -> List[Floats2d]:
+    """Each doc's (n_tokens, n_tags) distribution over tags per token (CRF marginals, or the
+    softmax with that decoder), as the head predicts it."""
+    marginals = [numpy.zeros((0, head_module(model).n_tags), dtype="float32") for _ in docs]
+    scored = score_docs(model, docs)
+    if scored is None:
+        return marginals
+    filled, batch, scores = scored
+    with torch.no_grad():
+        probs = head_module(model).marginals(scores, batch.mask).cpu().numpy()
+    for i, rows, n in zip(filled, probs, batch.lengths):
+        marginals[i] = rows[:n]
+    return marginals
+
+
+def score_docs(model: Model, docs: List[Doc]) -> Optional[Tuple[List[int], TaggerBatch, torch.Tensor]]:
+    """The head's tag scores (B, T, n_tags) for the non-empty docs, with their indices in docs
+    and their padded batch; None if every doc is empty."""
+    # Empty docs never reach the tok2vec: spacy-transformers' pooling fails on a batch whose
+    # docs are all empty.
     filled = [i for i, doc in enumerate(docs) if len(doc)]
     if not filled:
-        return paths, _no_backprop
+        return None
     head = head_module(model)
     tokvecs = model.get_ref("tok2vec").predict([docs[i] for i in filled])
     batch = pad_features(tokvecs, requires_grad=False)
     head.eval()
     with torch.no_grad():
         scores = head(batch.features, [doc_domain(docs[i]) for i in filled])
-        if not bool(torch.isfinite(scores[batch.mask]).all()):
-            # A model whose weights diverged would otherwise tag everything O, silently.
-            raise NonFiniteScoresError(
-                "lowner_ner: the model gives non-finite tag scores (its weights are broken, e.g. "
-                "by training that diverged); retrain it with a lower learning rate"
-            )
-        decoded = head.decode(scores, batch.mask).cpu().numpy()
-    for i, path, n in zip(filled, decoded, batch.lengths):
-        paths[i] = path[:n]
-    return paths, _no_backprop
+    if not bool(torch.isfinite(scores[batch.mask]).all()):
+        # A model whose weights diverged would otherwise tag everything O, silently.
+        raise NonFiniteScoresError(
+            "lowner_ner: the model gives non-finite tag scores (its weights are broken, e.g. "
+            "by training that diverged); retrain it with a lower learning rate"
+        )
+    return filled, batch, scores
 
 
 def _no_backprop(d_output):

@@ -13,9 +13,9 @@ from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.training.iob_utils import biluo_tags_to_spans
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, get_torch_default_device, set_dropout_rate
-from thinc.types import Ints1d
+from thinc.types import Floats2d, Ints1d
 
-from .architectures import head_module
+from .architectures import head_module, predict_marginals
 from .batch import training_batch
 from .channels import missing_channel
 from .errors import ModelLoadError, TrainingDivergedError
@@ -227,6 +227,13 @@ class LowNERTagger(TrainablePipe):
     def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
         with self._prediction_weights():
             return self.model.predict(list(docs))
+
+    def predict_marginals(self, docs: Iterable[Doc]) -> List[Floats2d]:
+        """Each doc's (n_tokens, n_tags) probability of every tag per token, the tags in
+        `scheme.tags` order, with the weights `predict` uses. The docs must have been through
+        the pipeline's components before this one (a listener reads their output)."""
+        with self._prediction_weights():
+            return predict_marginals(self.model, list(docs))
 
     @contextmanager
     def _prediction_weights(self) -> Iterator[None]:

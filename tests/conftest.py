@@ -67,3 +67,24 @@ def small_cnn() -> dict:
         "maxout_pieces": 2,
         "subword_features": False,
     }
+
+
+@pytest.fixture(scope="session")
+def trained_pipeline(tmp_path_factory, weibo_docs, small_cnn) -> Path:
+    """A lowner_ner pipeline (small CNN) trained for 8 epochs on the 60 WeiboNER sentences,
+    saved to disk: good enough to find some entities, weak enough to be unsure of others."""
+    import spacy
+    from spacy.tokens import Doc
+    from spacy.training import Example
+
+    vocab, train_docs, _ = weibo_docs
+    nlp = spacy.blank("zh")
+    nlp.add_pipe("lowner_ner", config={"model": {"@architectures": "spacy_lowner.TokenTagger.v2", "tok2vec": small_cnn}})
+    examples = [Example(nlp.make_doc(doc.text), Doc(nlp.vocab).from_bytes(doc.to_bytes())) for doc in train_docs]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(8):
+        for start in range(0, len(examples), 8):
+            nlp.update(examples[start : start + 8], sgd=optimizer)
+    path = tmp_path_factory.mktemp("trained") / "model"
+    nlp.to_disk(path)
+    return path

@@ -5,6 +5,7 @@ Each sub-module adds its commands to `app`; importing them here registers them.
 import sys
 from typing import NoReturn
 
+import spacy
 import typer
 from wasabi import Printer, color
 from wasabi.util import locale_escape
@@ -36,4 +37,14 @@ def fail(text: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-from . import config, convert, encoder, errors, package, sample  # noqa: E402,F401  (registers the commands)
+def load_pipeline(model, gpu_id: int):
+    """spacy.load(model), on the GPU gpu_id (-1: CPU), or a one-line error and exit 1."""
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    try:
+        return spacy.load(model)
+    except (OSError, ValueError) as err:
+        fail(f"Cannot load the pipeline {model}: {err}")
+
+
+from . import config, convert, encoder, errors, package, pseudo_label, sample  # noqa: E402,F401  (registers the commands)

@@ -4,7 +4,6 @@ import time
 from pathlib import Path
 from typing import Optional
 
-import spacy
 import typer
 from spacy.tokens import DocBin
 from spacy.training import Example
@@ -13,7 +12,7 @@ from ..corpora import FORMATS, CorpusFormatError, read_docs
 from ..error_analysis import analyse
 from ..error_page import render_page
 from ..outputs import OutputError, check_outputs, write_files
-from . import app, fail, say
+from . import app, fail, load_pipeline, say
 
 
 @app.command("errors")
@@ -35,12 +34,7 @@ def errors_command(
         check_outputs(outputs, [data] + ([model] if model.exists() else []))
     except OutputError as err:
         fail(str(err))
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    try:
-        nlp = spacy.load(model)
-    except (OSError, ValueError) as err:
-        fail(f"Cannot load the pipeline {model}: {err}")
+    nlp = load_pipeline(model, gpu_id)
     try:
         if fmt:
             if fmt not in FORMATS:

@@ -121,7 +121,7 @@ def create_mixed_corpus(
             raise ValueError(f"MixedCorpus: no labeled docs in {labeled_path} (max_length {max_length})")
         plain: List[Doc] = []
         if unlabeled_path is not None:
-            plain = [doc for doc in _read_unlabeled(unlabeled_path, nlp) if keep(doc)]
+            plain = [doc for doc in read_unlabeled(unlabeled_path, nlp) if keep(doc)]
             if unlabeled_domain:
                 plain = [set_domain(doc, unlabeled_domain) for doc in plain]
         if unlabeled_per_labeled:
@@ -209,7 +209,9 @@ def _has_text(path: Path) -> bool:
         raise setting_error("MixedCorpus", "unlabeled", f"{path}: {err}") from None
 
 
-def _read_unlabeled(path: Path, nlp: Language) -> Iterator[Doc]:
+def read_unlabeled(path: Path, nlp: Language) -> Iterator[Doc]:
+    """Unlabeled docs from .txt (a text per line), .jsonl ({"text": ...} per line) or .spacy
+    (their tokens only: any annotation dropped)."""
     suffix = path.suffix.lower()
     if suffix == ".txt":
         return read_text(path, nlp)

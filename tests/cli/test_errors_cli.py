@@ -3,7 +3,7 @@ import re
 
 import pytest
 import spacy
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
@@ -11,29 +11,14 @@ from spacy_lowner.cli import app
 from spacy_lowner.scoring import score_entities
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, weibo_docs, small_cnn):
-    vocab, train_docs, _ = weibo_docs
-    nlp = spacy.blank("zh")
-    nlp.add_pipe("lowner_ner", config={"model": {"@architectures": "spacy_lowner.TokenTagger.v2", "tok2vec": small_cnn}})
-    examples = [Example(nlp.make_doc(doc.text), Doc(nlp.vocab).from_bytes(doc.to_bytes())) for doc in train_docs]
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(8):
-        for start in range(0, len(examples), 8):
-            nlp.update(examples[start : start + 8], sgd=optimizer)
-    path = tmp_path_factory.mktemp("errors") / "model"
-    nlp.to_disk(path)
-    return path
-
-
-def test_page_and_json_agree_with_the_scorer(pipeline, weibo_docs, tmp_path):
+def test_page_and_json_agree_with_the_scorer(trained_pipeline, weibo_docs, tmp_path):
     dev = tmp_path / "dev.spacy"
     DocBin(docs=weibo_docs[2]).to_disk(dev)
     page, figures = tmp_path / "errors.html", tmp_path / "errors.json"
-    result = CliRunner().invoke(app, ["errors", str(pipeline), str(dev), str(page), "--json", str(figures), "--limit", "5"])
+    result = CliRunner().invoke(app, ["errors", str(trained_pipeline), str(dev), str(page), "--json", str(figures), "--limit", "5"])
     assert result.exit_code == 0, result.output
     data = json.loads(figures.read_text(encoding="utf8"))
-    nlp = spacy.load(pipeline)
+    nlp = spacy.load(trained_pipeline)
     gold = list(DocBin().from_disk(dev).get_docs(nlp.vocab))
     expected = score_entities([Example(p, g) for p, g in zip(nlp.pipe(nlp.make_doc(d.text) for d in gold), gold)])
     assert expected["ents_f"] == pytest.approx(nlp.evaluate([Example(nlp.make_doc(d.text), d) for d in gold])["ents_f"])
@@ -47,22 +32,22 @@ def test_page_and_json_agree_with_the_scorer(pipeline, weibo_docs, tmp_path):
     assert not re.search(r"https?://|<script|src=|href=|url\(", text)
 
 
-def test_unlabeled_or_empty_data_is_a_clear_error(pipeline, weibo_docs, tmp_path):
+def test_unlabeled_or_empty_data_is_a_clear_error(trained_pipeline, weibo_docs, tmp_path):
     from spacy_lowner.corpora.docs import tokens_only
 
     unlabeled, empty = tmp_path / "plain.spacy", tmp_path / "empty.spacy"
     DocBin(docs=[tokens_only(d) for d in weibo_docs[2]]).to_disk(unlabeled)
     DocBin().to_disk(empty)
     for path, message in ((unlabeled, "has no entity annotation"), (empty, "holds no documents")):
-        result = CliRunner().invoke(app, ["errors", str(pipeline), str(path), str(tmp_path / "out.html")])
+        result = CliRunner().invoke(app, ["errors", str(trained_pipeline), str(path), str(tmp_path / "out.html")])
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
         assert message in result.output
     assert not (tmp_path / "out.html").exists()
 
 
-def test_a_corpus_file_is_read_with_format(pipeline, weibo_dir, tmp_path):
+def test_a_corpus_file_is_read_with_format(trained_pipeline, weibo_dir, tmp_path):
     result = CliRunner().invoke(
-        app, ["errors", str(pipeline), str(weibo_dir / "weiboNER_2nd_conll.dev"), str(tmp_path / "dev.html"), "--format", "weibo"]
+        app, ["errors", str(trained_pipeline), str(weibo_dir / "weiboNER_2nd_conll.dev"), str(tmp_path / "dev.html"), "--format", "weibo"]
     )
     assert result.exit_code == 0, result.output
     assert "270 docs" in result.output

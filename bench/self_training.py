@@ -1,0 +1,34 @@
+"""Self-training systems in a ratio sweep: a system whose training data is its split's labeled
+docs plus the docs a teacher system (trained earlier in the same sweep, on the same split)
+tagged with confidence (`python -m spacy_lowner pseudo-label`)."""
+from pathlib import Path
+from typing import Callable, Dict
+
+import spacy
+from spacy.tokens import DocBin
+
+from spacy_lowner.corpora.readers import read_unlabeled
+from spacy_lowner.outputs import write_files
+from spacy_lowner.pseudo_labels import pseudo_label
+
+from .systems import System
+
+
+def self_training_data(
+    system: System, split: Dict[str, Path], teacher_run: Path, folder: Path, log: Callable = print
+) -> Path:
+    """A folder with the split's labeled docs and the teacher's confident docs (a spaCy
+    corpus path reads every .spacy file in it), written once and reused."""
+    labeled, pseudo = folder / "labeled.spacy", folder / "pseudo.spacy"
+    if labeled.exists() and pseudo.exists():
+        return folder
+    settings = system.self_training
+    model = teacher_run / "model-best"
+    if not model.is_dir():
+        raise FileNotFoundError(f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best")
+    nlp = spacy.load(model)
+    kept, report = pseudo_label(nlp, read_unlabeled(split["unlabeled"], nlp), settings.threshold, outside=settings.outside)
+    n_entities = sum(report.entities.values())
+    log(f"  {system.name}: {settings.teacher} keeps {report.kept} of {report.docs} unlabeled docs ({n_entities} entities)")
+    write_files({labeled: split["labeled"].read_bytes(), pseudo: DocBin(docs=kept, store_user_data=True).to_bytes()})
+    return folder

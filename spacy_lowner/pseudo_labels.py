@@ -1,0 +1,109 @@
+"""Self-training data: a trained pipeline tags unlabeled text, and the docs it is sure of
+become training docs with its entities as their annotation.
+
+A doc's confidence is the lowest, over its tokens, of the probability the tagger gives the tag
+it decoded there (CRF marginals): one unsure token makes the whole doc unsure, since a wrong
+tag anywhere would be learned as gold. Docs in which the tagger finds fewer than
+`min_entities` entities are left out by default (min_entities=1): with a weak tagger most
+all-O docs are all-O because it missed their entities, and they would teach it to miss them.
+"""
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from .corpora.docs import tokens_only
+from .pipe import LowNERTagger
+
+
+# What the tokens outside the predicted entities become.
+OUTSIDE = ("O", "missing")
+
+
+@dataclass
+class PseudoLabelReport:
+    docs: int = 0  # docs read (empty ones included)
+    kept: int = 0
+    entities: Dict[str, int] = field(default_factory=dict)  # in the kept docs, by label
+    too_unsure: int = 0
+    too_few_entities: int = 0
+
+
+def doc_confidence(marginals: numpy.ndarray, tag_ids: numpy.ndarray) -> float:
+    """The lowest probability among the decoded tags of a doc's tokens; 0 for an empty doc
+    (nothing to learn from it)."""
+    if not len(tag_ids):
+        return 0.0
+    return float(marginals[numpy.arange(len(tag_ids)), tag_ids].min())
+
+
+def find_tagger(nlp: Language, name: Optional[str] = None) -> str:
+    """The name of the pipeline's lowner_ner component (the one named, or the only one)."""
+    names = [n for n, pipe in nlp.pipeline if isinstance(pipe, LowNERTagger)]
+    if name is not None:
+        if name not in names:
+            raise ValueError(f"the pipeline has no lowner_ner component named {name!r} (it has {names or 'none'})")
+        return name
+    if len(names) != 1:
+        raise ValueError(f"the pipeline has {len(names)} lowner_ner components ({names}); name one")
+    return names[0]
+
+
+def pseudo_label(
+    nlp: Language,
+    docs: Iterable[Doc],
+    threshold: float,
+    min_entities: int = 1,
+    outside: str = "O",
+    component: Optional[str] = None,
+    batch_size: int = 64,
+    progress: Optional[Callable[[PseudoLabelReport], None]] = None,
+) -> Tuple[List[Doc], PseudoLabelReport]:
+    """Tag `docs` (their tokenization is kept) and return copies of the confident ones with
+    the predicted entities as annotation, and counts. outside: what the tokens outside the
+    predicted entities become, "O" or "missing" (unknown: the CRF marginalises them, so an
+    entity the tagger missed is not taught as O). progress: called with the counts after every
+    batch."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"the confidence threshold must be in [0, 1], got {threshold}")
+    if outside not in OUTSIDE:
+        raise ValueError(f"outside must be one of {OUTSIDE}, got {outside!r}")
+    name = find_tagger(nlp, component)
+    tagger: LowNERTagger = nlp.get_pipe(name)
+    report = PseudoLabelReport()
+    kept: List[Doc] = []
+    batch: List[Doc] = []
+
+    def flush() -> None:
+        tag_ids = tagger.predict(batch)
+        marginals = tagger.predict_marginals(batch)
+        tagger.set_annotations(batch, tag_ids)
+        for doc, ids, probs in zip(batch, tag_ids, marginals):
+            if doc_confidence(probs, numpy.asarray(ids)) < threshold:
+                report.too_unsure += 1
+            elif len(doc.ents) < min_entities:
+                report.too_few_entities += 1
+            else:
+                copy = tokens_only(doc)
+                spans = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents]
+                copy.set_ents(spans, default="outside" if outside == "O" else "missing")
+                kept.append(copy)
+                for ent in doc.ents:
+                    report.entities[ent.label_] = report.entities.get(ent.label_, 0) + 1
+        batch.clear()
+        report.kept = len(kept)
+        if progress is not None:
+            progress(report)
+
+    # The components before the tagger (a tok2vec or transformer its listener reads) run as
+    # in any prediction; the tagger's own pass is done here, with its marginals.
+    for doc in nlp.pipe((tokens_only(doc, nlp.vocab) for doc in docs), disable=[name], batch_size=batch_size):
+        report.docs += 1
+        batch.append(doc)
+        if len(batch) == batch_size:
+            flush()
+    if batch:
+        flush()
+    return kept, report

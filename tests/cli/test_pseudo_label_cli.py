@@ -1,0 +1,41 @@
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_lowner.cli import app
+
+
+def test_writes_the_confident_docs_from_text(trained_pipeline, weibo_docs, tmp_path, monkeypatch):
+    monkeypatch.setattr("spacy_lowner.cli.pseudo_label.PROGRESS_EVERY", 10)
+    text = tmp_path / "raw.txt"
+    text.write_text("".join(doc.text + "\n\n" for doc in weibo_docs[2]), encoding="utf8")
+    output = tmp_path / "pseudo.spacy"
+    result = CliRunner().invoke(app, ["pseudo-label", str(trained_pipeline), str(text), str(output), "-t", "0", "-m", "1"])
+    assert result.exit_code == 0, result.output
+    nlp = spacy.load(trained_pipeline)
+    docs = list(DocBin().from_disk(output).get_docs(nlp.vocab))
+    expected = [doc.text for doc in weibo_docs[2] if nlp(doc.text).ents]
+    assert [doc.text for doc in docs] == expected
+    assert f"Kept {len(expected)} of {len(weibo_docs[2])} docs" in result.output
+    assert "docs tagged" in result.output  # progress on long inputs
+
+
+def test_bad_input_is_one_line_and_exit_1(trained_pipeline, weibo_docs, tmp_path):
+    raw = tmp_path / "raw.spacy"
+    DocBin(docs=weibo_docs[2]).to_disk(raw)
+    cases = [  # (message, output, options)
+        ("--outside must be one of O, missing", tmp_path / "a.spacy", ["--outside", "none"]),
+        ("OUTPUT must be a .spacy file", tmp_path / "a.txt", []),
+        ("threshold must be in [0, 1]", tmp_path / "a.spacy", ["-t", "2"]),
+        ("is the input", raw, []),
+    ]
+    for message, output, options in cases:
+        result = CliRunner().invoke(app, ["pseudo-label", str(trained_pipeline), str(raw), str(output), *options])
+        assert result.exit_code == 1, (message, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "a.spacy").exists()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n", encoding="utf8")
+    result = CliRunner().invoke(app, ["pseudo-label", str(trained_pipeline), str(empty), str(tmp_path / "b.spacy")])
+    assert result.exit_code == 1 and "holds no text" in result.output
+    assert not (tmp_path / "b.spacy").exists()
