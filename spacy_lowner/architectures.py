@@ -73,29 +73,33 @@ def forward(model: Model, docs: List[Doc], is_train: bool):
         raise NotImplementedError("lowner_ner trains through its update() method")
     paths = [numpy.zeros(0, dtype="int64") for _ in docs]
     scored = score_docs(model, docs)
-    if scored is None:
-        return paths, _no_backprop
-    filled, batch, scores = scored
-    with torch.no_grad():
-        decoded = head_module(model).decode(scores, batch.mask).cpu().numpy()
-    for i, path, n in zip(filled, decoded, batch.lengths):
-        paths[i] = path[:n]
+    if scored is not None:
+        filled, batch, scores = scored
+        with torch.no_grad():
+            _unpad_into(paths, filled, head_module(model).decode(scores, batch.mask), batch.lengths)
     return paths, _no_backprop
 
 
-def predict_marginals(model: Model, docs: List[Doc]) -> List[Floats2d]:
-    """Each doc's (n_tokens, n_tags) distribution over tags per token (CRF marginals, or the
-    softmax with that decoder), as the head predicts it."""
-    marginals = [numpy.zeros((0, head_module(model).n_tags), dtype="float32") for _ in docs]
+def predict_with_marginals(model: Model, docs: List[Doc]) -> Tuple[List[Ints1d], List[Floats2d]]:
+    """What `predict` gives (each doc's decoded tag ids) and, from the same tag scores, each
+    doc's (n_tokens, n_tags) distribution over tags per token (CRF marginals, or the softmax
+    with that decoder)."""
+    head = head_module(model)
+    paths = [numpy.zeros(0, dtype="int64") for _ in docs]
+    marginals = [numpy.zeros((0, head.n_tags), dtype="float32") for _ in docs]
     scored = score_docs(model, docs)
-    if scored is None:
-        return marginals
-    filled, batch, scores = scored
-    with torch.no_grad():
-        probs = head_module(model).marginals(scores, batch.mask).cpu().numpy()
-    for i, rows, n in zip(filled, probs, batch.lengths):
-        marginals[i] = rows[:n]
-    return marginals
+    if scored is not None:
+        filled, batch, scores = scored
+        with torch.no_grad():
+            _unpad_into(paths, filled, head.decode(scores, batch.mask), batch.lengths)
+            _unpad_into(marginals, filled, head.marginals(scores, batch.mask), batch.lengths)
+    return paths, marginals
+
+
+def _unpad_into(outputs: list, filled: List[int], padded: torch.Tensor, lengths: List[int]) -> None:
+    """outputs[filled[j]] = padded[j] cut to its doc's length, as a numpy array."""
+    for i, rows, n in zip(filled, padded.cpu().numpy(), lengths):
+        outputs[i] = rows[:n]
 
 
 def score_docs(model: Model, docs: List[Doc]) -> Optional[Tuple[List[int], TaggerBatch, torch.Tensor]]:

@@ -3,7 +3,7 @@ import warnings
 from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 from spacy.language import Language
@@ -15,7 +15,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, get_torch_default_device, set_dropout_rate
 from thinc.types import Floats2d, Ints1d
 
-from .architectures import head_module, predict_marginals
+from .architectures import head_module, predict_with_marginals
 from .batch import training_batch
 from .channels import missing_channel
 from .errors import ModelLoadError, TrainingDivergedError
@@ -228,12 +228,12 @@ class LowNERTagger(TrainablePipe):
         with self._prediction_weights():
             return self.model.predict(list(docs))
 
-    def predict_marginals(self, docs: Iterable[Doc]) -> List[Floats2d]:
-        """Each doc's (n_tokens, n_tags) probability of every tag per token, the tags in
-        `scheme.tags` order, with the weights `predict` uses. The docs must have been through
-        the pipeline's components before this one (a listener reads their output)."""
+    def predict_with_marginals(self, docs: Iterable[Doc]) -> Tuple[List[Ints1d], List[Floats2d]]:
+        """What `predict` gives, and from the same pass each doc's (n_tokens, n_tags)
+        probability of every tag per token, the tags in `scheme.tags` order. The docs must have
+        been through the pipeline's components before this one (a listener reads their output)."""
         with self._prediction_weights():
-            return predict_marginals(self.model, list(docs))
+            return predict_with_marginals(self.model, list(docs))
 
     @contextmanager
     def _prediction_weights(self) -> Iterator[None]:

@@ -7,12 +7,14 @@ tag anywhere would be learned as gold. Docs in which the tagger finds fewer than
 `min_entities` entities are left out by default (min_entities=1): with a weak tagger most
 all-O docs are all-O because it missed their entities, and they would teach it to miss them.
 """
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+from spacy.util import minibatch
 
 from .corpora.docs import tokens_only
 from .pipe import LowNERTagger
@@ -26,7 +28,7 @@ OUTSIDE = ("O", "missing")
 class PseudoLabelReport:
     docs: int = 0  # docs read (empty ones included)
     kept: int = 0
-    entities: Dict[str, int] = field(default_factory=dict)  # in the kept docs, by label
+    entities: Counter = field(default_factory=Counter)  # in the kept docs, by label
     too_unsure: int = 0
     too_few_entities: int = 0
 
@@ -74,12 +76,13 @@ def pseudo_label(
     tagger: LowNERTagger = nlp.get_pipe(name)
     report = PseudoLabelReport()
     kept: List[Doc] = []
-    batch: List[Doc] = []
-
-    def flush() -> None:
-        tag_ids = tagger.predict(batch)
-        marginals = tagger.predict_marginals(batch)
+    # The components before the tagger (a tok2vec or transformer its listener reads) run as
+    # in any prediction; the tagger's own pass is done here, with its marginals.
+    predicted = nlp.pipe((tokens_only(doc, nlp.vocab) for doc in docs), disable=[name], batch_size=batch_size)
+    for batch in minibatch(predicted, size=batch_size):
+        tag_ids, marginals = tagger.predict_with_marginals(batch)
         tagger.set_annotations(batch, tag_ids)
+        report.docs += len(batch)
         for doc, ids, probs in zip(batch, tag_ids, marginals):
             if doc_confidence(probs, numpy.asarray(ids)) < threshold:
                 report.too_unsure += 1
@@ -90,20 +93,8 @@ def pseudo_label(
                 spans = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents]
                 copy.set_ents(spans, default="outside" if outside == "O" else "missing")
                 kept.append(copy)
-                for ent in doc.ents:
-                    report.entities[ent.label_] = report.entities.get(ent.label_, 0) + 1
-        batch.clear()
+                report.entities.update(ent.label_ for ent in doc.ents)
         report.kept = len(kept)
         if progress is not None:
             progress(report)
-
-    # The components before the tagger (a tok2vec or transformer its listener reads) run as
-    # in any prediction; the tagger's own pass is done here, with its marginals.
-    for doc in nlp.pipe((tokens_only(doc, nlp.vocab) for doc in docs), disable=[name], batch_size=batch_size):
-        report.docs += 1
-        batch.append(doc)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
     return kept, report

@@ -26,7 +26,8 @@ def test_doc_confidence_is_the_least_sure_decoded_tag():
 def test_marginals_are_distributions_in_the_scheme_order(nlp, texts):
     tagger = nlp.get_pipe("lowner_ner")
     docs = [nlp.make_doc(text) for text in texts[:5]] + [nlp.make_doc("")]
-    marginals = tagger.predict_marginals(docs)
+    tag_ids, marginals = tagger.predict_with_marginals(docs)
+    assert [ids.tolist() for ids in tag_ids] == [ids.tolist() for ids in tagger.predict(docs)]
     for doc, rows in zip(docs, marginals):
         assert rows.shape == (len(doc), len(tagger.scheme.tags))
     assert numpy.allclose(numpy.concatenate(marginals[:5]).sum(1), 1.0, atol=1e-4)
@@ -46,7 +47,7 @@ def test_everything_kept_at_threshold_zero_is_what_the_pipeline_predicts(nlp, te
 def test_only_sure_docs_with_enough_entities_are_kept(nlp, texts):
     tagger = nlp.get_pipe("lowner_ner")
     docs = list(nlp.pipe(texts, disable=["lowner_ner"]))
-    confidences = [doc_confidence(m, numpy.asarray(ids)) for m, ids in zip(tagger.predict_marginals(docs), tagger.predict(docs))]
+    confidences = [doc_confidence(m, numpy.asarray(ids)) for ids, m in zip(*tagger.predict_with_marginals(docs))]
     n_ents = [len(nlp(text).ents) for text in texts]
     # halfway through the docs with entities: some kept, some too unsure
     threshold = float(numpy.median([c for c, n in zip(confidences, n_ents) if n]))
