@@ -5,11 +5,8 @@ from pathlib import Path
 from typing import Callable, Dict
 
 import spacy
-from spacy.tokens import DocBin
 
-from spacy_lowner.corpora.readers import read_unlabeled
-from spacy_lowner.outputs import write_files
-from spacy_lowner.pseudo_labels import pseudo_label
+from spacy_lowner.pseudo_labels import write_self_training_data
 
 from .systems import System
 
@@ -26,9 +23,9 @@ def self_training_data(
     model = teacher_run / "model-best"
     if not model.is_dir():
         raise FileNotFoundError(f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best")
-    nlp = spacy.load(model)
-    kept, report = pseudo_label(nlp, read_unlabeled(split["unlabeled"], nlp), settings.threshold, outside=settings.outside)
+    report = write_self_training_data(
+        spacy.load(model), split["labeled"], split["unlabeled"], folder, settings.threshold, outside=settings.outside
+    )
     n_entities = sum(report.entities.values())
     log(f"  {system.name}: {settings.teacher} keeps {report.kept} of {report.docs} unlabeled docs ({n_entities} entities)")
-    write_files({labeled: split["labeled"].read_bytes(), pseudo: DocBin(docs=kept, store_user_data=True).to_bytes()})
     return folder

@@ -9,14 +9,18 @@ all-O docs are all-O because it missed their entities, and they would teach it t
 """
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training.corpus import walk_corpus
 from spacy.util import minibatch
 
 from .corpora.docs import tokens_only
+from .corpora.readers import read_unlabeled
+from .outputs import write_files
 from .pipe import LowNERTagger
 
 
@@ -98,3 +102,26 @@ def pseudo_label(
         if progress is not None:
             progress(report)
     return kept, report
+
+
+def write_self_training_data(
+    nlp: Language,
+    labeled: Path,
+    unlabeled: Path,
+    folder: Path,
+    threshold: float,
+    min_entities: int = 1,
+    outside: str = "O",
+    progress: Optional[Callable[[PseudoLabelReport], None]] = None,
+) -> PseudoLabelReport:
+    """Write the next round's training data to `folder`, a corpus folder for paths.train (spaCy
+    reads every .spacy file in it): the labeled docs as they are (labeled.spacy, or one file per
+    DocBin of a labeled folder) and the docs of `unlabeled` that `nlp` tags with confidence
+    (pseudo.spacy). All files are written or none."""
+    kept, report = pseudo_label(nlp, read_unlabeled(unlabeled, nlp), threshold, min_entities, outside, progress=progress)
+    sources = walk_corpus(labeled, ".spacy")
+    names = ["labeled.spacy"] if len(sources) == 1 else [f"labeled{i}.spacy" for i in range(len(sources))]
+    files = {folder / name: source.read_bytes() for name, source in zip(names, sources)}
+    files[folder / "pseudo.spacy"] = DocBin(docs=kept, store_user_data=True).to_bytes()
+    write_files(files)
+    return report

@@ -53,21 +53,6 @@ def test_short_training_run_learns(tmp_path, weibo_docbins, tiny_encoder, config
     assert "lowner_ner" in nlp.pipe_names
 
 
-@pytest.fixture(scope="module")
-def low_resource_docbins(tmp_path_factory, weibo_docs):
-    """20 labeled sentences, the other 40 of the 60 as unlabeled docs, and the dev set."""
-    from spacy_lowner.corpora.docs import tokens_only
-    from spacy_lowner.sampling import sample_labeled
-
-    _, train_docs, dev_docs = weibo_docs
-    split = sample_labeled(train_docs, count=20, seed=0)
-    folder = tmp_path_factory.mktemp("weibo_low_resource")
-    DocBin(docs=[train_docs[i] for i in split.labeled]).to_disk(folder / "labeled.spacy")
-    DocBin(docs=[tokens_only(train_docs[i]) for i in split.unlabeled]).to_disk(folder / "unlabeled.spacy")
-    DocBin(docs=dev_docs).to_disk(folder / "dev.spacy")
-    return folder
-
-
 @pytest.mark.parametrize(
     "config,overrides",
     [

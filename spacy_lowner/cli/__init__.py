@@ -47,4 +47,4 @@ def load_pipeline(model, gpu_id: int):
         fail(f"Cannot load the pipeline {model}: {err}")
 
 
-from . import config, convert, encoder, errors, package, pseudo_label, sample  # noqa: E402,F401  (registers the commands)
+from . import config, convert, encoder, errors, package, pseudo_label, sample, train  # noqa: E402,F401  (registers the commands)

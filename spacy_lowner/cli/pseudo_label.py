@@ -1,7 +1,7 @@
 """`python -m spacy_lowner pseudo-label`: self-training data from a trained pipeline."""
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from spacy.tokens import DocBin
@@ -14,6 +14,19 @@ from . import app, fail, load_pipeline, say
 
 # A progress line every this many docs.
 PROGRESS_EVERY = 1000
+
+
+def progress_printer() -> Callable[[PseudoLabelReport], None]:
+    """A `progress` callback for pseudo_label: a line every PROGRESS_EVERY docs."""
+    start = time.perf_counter()
+    shown = [0]
+
+    def show_progress(report: PseudoLabelReport) -> None:
+        if report.docs >= shown[0] + PROGRESS_EVERY:
+            shown[0] = report.docs
+            say("info", f"{report.docs} docs tagged, {report.kept} kept ({time.perf_counter() - start:.0f} s)")
+
+    return show_progress
 
 
 @app.command("pseudo-label")
@@ -64,16 +77,9 @@ def pseudo_label_command(
         fail(str(err))
     nlp = load_pipeline(model, gpu_id)
     start = time.perf_counter()
-    shown = [0]
-
-    def show_progress(report: PseudoLabelReport) -> None:
-        if report.docs >= shown[0] + PROGRESS_EVERY:
-            shown[0] = report.docs
-            say("info", f"{report.docs} docs tagged, {report.kept} kept ({time.perf_counter() - start:.0f} s)")
-
     try:
         kept, report = pseudo_label(
-            nlp, read_unlabeled(input_path, nlp), threshold, min_entities, outside, component, progress=show_progress
+            nlp, read_unlabeled(input_path, nlp), threshold, min_entities, outside, component, progress=progress_printer()
         )
     except CorpusFormatError as err:
         fail(str(err))

@@ -1,0 +1,119 @@
+"""`python -m spacy_lowner train`: `spacy train`, then rounds of self-training."""
+from pathlib import Path
+from typing import Optional
+
+import spacy
+import typer
+from confection import ConfigValidationError
+from spacy import util
+from spacy.cli._util import parse_config_overrides
+from spacy.cli.train import train
+
+from ..corpora import CorpusFormatError
+from ..corpora.readers import read_unlabeled
+from ..outputs import OutputError, check_outputs
+from ..pseudo_labels import OUTSIDE, write_self_training_data
+from . import app, fail, load_pipeline, say
+from .pseudo_label import progress_printer
+
+
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def train_command(
+    ctx: typer.Context,
+    config_path: Path = typer.Argument(..., metavar="CONFIG", help="The training config.", exists=True, dir_okay=False),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Folder for the trained pipeline (model-best, model-last), as `spacy train`'s."
+    ),
+    rounds: int = typer.Option(
+        0, "--self-train-rounds", "-r",
+        help="Rounds of self-training after the first training; 0 trains once, exactly as `spacy train`.",
+    ),
+    threshold: float = typer.Option(
+        0.9, "--threshold", "-t", help="Self-training keeps a doc if every token's decoded tag has at least this probability."
+    ),
+    min_entities: int = typer.Option(
+        1, "--min-entities", "-m", help="Self-training keeps a doc only if the model finds at least this many entities in it."
+    ),
+    outside: str = typer.Option(
+        "O", "--outside", help="The tokens outside a kept doc's predicted entities: O, or missing (left unknown)."
+    ),
+    gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
+) -> None:
+    """Train a pipeline as `spacy train` does (the same config, --section.key overrides and output), then, with --self-train-rounds N, N rounds of self-training: the last model-best tags the text of paths.unlabeled, and training starts again on paths.train plus the docs it is sure of (see `pseudo-label`).
+
+    The first model goes to OUTPUT/teacher, round k's data to OUTPUT/self_training/round{k} and its model to OUTPUT/round{k}; the last round's model is OUTPUT/model-best, where `spacy evaluate` and `package` look for it. Each round starts from the config's initial weights, not from the previous model.
+    """
+    overrides = parse_config_overrides(ctx.args)
+    if rounds < 0:
+        fail(f"--self-train-rounds must be 0 or more, got {rounds}")
+    if rounds == 0:
+        train(config_path, output, use_gpu=gpu_id, overrides=overrides)
+        return
+    if outside not in OUTSIDE:
+        fail(f"--outside must be one of {', '.join(OUTSIDE)}, got {outside!r}")
+    if not 0 <= threshold <= 1:
+        fail(f"--threshold must be in [0, 1], got {threshold}")
+    labeled, unlabeled, inputs = _self_training_inputs(config_path, overrides)
+    try:
+        check_outputs([output], inputs)
+    except OutputError as err:
+        fail(str(err))
+    try:  # read it all before training: a bad line must not surface after the first training
+        n_unlabeled = sum(1 for doc in read_unlabeled(unlabeled, spacy.blank("xx")) if len(doc))
+    except CorpusFormatError as err:
+        fail(str(err))
+    except ValueError as err:  # not a DocBin
+        fail(f"paths.unlabeled: {unlabeled}: {err}")
+    if not n_unlabeled:
+        say("warn", f"{unlabeled} holds no text to self-train on: training once")
+        train(config_path, output, use_gpu=gpu_id, overrides=overrides)
+        return
+    model = output / "teacher"
+    say("info", f"Round 0: the labeled docs only, into {model}")
+    train(config_path, model, use_gpu=gpu_id, overrides=overrides)
+    scores = [f"round 0 {_dev_score(model)}"]
+    for k in range(1, rounds + 1):
+        data = output / "self_training" / f"round{k}"
+        nlp = load_pipeline(model / "model-best", gpu_id)
+        report = write_self_training_data(
+            nlp, labeled, unlabeled, data, threshold, min_entities, outside, progress=progress_printer()
+        )
+        say(
+            "info",
+            f"Round {k}: {model / 'model-best'} keeps {report.kept} of {report.docs} unlabeled docs "
+            f"({sum(report.entities.values())} entities) in {data}",
+        )
+        model = output if k == rounds else output / f"round{k}"
+        train(config_path, model, use_gpu=gpu_id, overrides={**overrides, "paths.train": str(data)})
+        scores.append(f"round {k} {_dev_score(model)}")
+    say("good", f"Self-training done, dev F1: {', '.join(scores)}; the last round's pipeline is {output / 'model-best'}")
+
+
+def _self_training_inputs(config_path: Path, overrides: dict):
+    """paths.train and paths.unlabeled of the config (after overrides), checked, and every input
+    path the output must not touch."""
+    try:
+        paths = util.load_config(config_path, overrides=overrides, interpolate=True).get("paths", {})
+    except ConfigValidationError as err:
+        fail(f"{config_path}: {_one_line(err)}")
+    found = {}
+    for key in ("train", "unlabeled"):
+        value: Optional[str] = paths.get(key)
+        if value is None:
+            fail(f"self-training needs paths.{key} (set it in {config_path} or with --paths.{key})")
+        if not Path(value).exists():
+            fail(f"paths.{key}: {value} does not exist")
+        found[key] = Path(value)
+    inputs = [config_path] + [Path(v) for v in paths.values() if isinstance(v, str) and Path(v).exists()]
+    return found["train"], found["unlabeled"], inputs
+
+
+def _dev_score(model: Path) -> str:
+    """model-best's dev entity F1 from its meta.json, as spaCy wrote it after training."""
+    meta = util.load_meta(model / "model-best" / "meta.json")
+    score = meta.get("performance", {}).get("ents_f")
+    return "?" if score is None else f"{100 * score:.2f}"
+
+
+def _one_line(err: ConfigValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors) or str(err.title)

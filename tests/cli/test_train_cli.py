@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_lowner.cli import app
+
+CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "weibo_cnn.cfg")
+SHORT = ["--training.max_steps", "40", "--training.eval_frequency", "20"]
+
+
+def paths(folder, unlabeled="unlabeled.spacy"):
+    return [
+        "--paths.train", str(folder / "labeled.spacy"), "--paths.dev", str(folder / "dev.spacy"),
+        "--paths.unlabeled", str(folder / unlabeled),
+    ]
+
+
+def test_a_round_of_self_training_retrains_on_the_teachers_confident_docs(tmp_path, low_resource_docbins):
+    output = tmp_path / "training"
+    args = ["train", CONFIG, "--output", str(output), "-r", "1", "-t", "0.5", *paths(low_resource_docbins), *SHORT]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = output / "self_training" / "round1"
+    # the labeled docs as they were, and exactly the unlabeled docs the teacher is sure of
+    assert (data / "labeled.spacy").read_bytes() == (low_resource_docbins / "labeled.spacy").read_bytes()
+    teacher = spacy.load(output / "teacher" / "model-best")
+    unlabeled = list(DocBin().from_disk(low_resource_docbins / "unlabeled.spacy").get_docs(teacher.vocab))
+    pseudo = list(DocBin().from_disk(data / "pseudo.spacy").get_docs(teacher.vocab))
+    assert pseudo, "the teacher kept no doc: the test would not show the retraining"
+    assert len(pseudo) < len(unlabeled)
+    for doc in pseudo:
+        predicted = teacher(doc.text)
+        assert [(e.start, e.end, e.label_) for e in doc.ents] == [(e.start, e.end, e.label_) for e in predicted.ents]
+    # the last round trained on that folder, and is where `spacy evaluate` looks
+    student = spacy.load(output / "model-best")
+    assert student.config["paths"]["train"] == str(data)
+    assert teacher.config["paths"]["train"] == str(low_resource_docbins / "labeled.spacy")
+    assert "Self-training done, dev F1: round 0" in result.output
+
+
+def test_no_rounds_is_spacy_train(tmp_path, low_resource_docbins):
+    output = tmp_path / "training"
+    result = CliRunner().invoke(app, ["train", CONFIG, "--output", str(output), *paths(low_resource_docbins), *SHORT])
+    assert result.exit_code == 0, result.output
+    assert (output / "model-best").is_dir() and not (output / "teacher").exists()
+
+
+def test_no_unlabeled_text_trains_once(tmp_path, low_resource_docbins):
+    DocBin().to_disk(tmp_path / "empty.spacy")
+    folder = tmp_path / "split"
+    folder.mkdir()
+    for name in ("labeled.spacy", "dev.spacy"):
+        (folder / name).write_bytes((low_resource_docbins / name).read_bytes())
+    (folder / "empty.spacy").write_bytes((tmp_path / "empty.spacy").read_bytes())
+    output = tmp_path / "training"
+    args = ["train", CONFIG, "--output", str(output), "-r", "1", *paths(folder, "empty.spacy"), *SHORT]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "holds no text to self-train on: training once" in result.output
+    assert (output / "model-best").is_dir() and not (output / "teacher").exists()
+
+
+def test_bad_self_training_settings_are_one_line_and_exit_1(tmp_path, low_resource_docbins):
+    split = paths(low_resource_docbins)
+    without_unlabeled = split[:4]
+    bad_jsonl, bad_docbin = tmp_path / "bad.jsonl", tmp_path / "bad.spacy"
+    bad_jsonl.write_text('{"text": "今天"}\nnot json\n', encoding="utf8")
+    bad_docbin.write_bytes(b"not a DocBin")
+    cases = [  # (message, output, options)
+        ("--self-train-rounds must be 0 or more", tmp_path / "a", ["-r", "-1", *split]),
+        ("--outside must be one of O, missing", tmp_path / "a", ["-r", "1", "--outside", "none", *split]),
+        ("--threshold must be in [0, 1]", tmp_path / "a", ["-r", "1", "-t", "1.5", *split]),
+        ("self-training needs paths.unlabeled", tmp_path / "a", ["-r", "1", *without_unlabeled]),
+        ("paths.unlabeled: " + str(tmp_path / "none.spacy") + " does not exist", tmp_path / "a",
+         ["-r", "1", *without_unlabeled, "--paths.unlabeled", str(tmp_path / "none.spacy")]),
+        ("contains the input", low_resource_docbins, ["-r", "1", *split]),
+        # read before anything trains
+        (f"{bad_jsonl}:2: invalid JSON", tmp_path / "a", ["-r", "1", *without_unlabeled, "--paths.unlabeled", str(bad_jsonl)]),
+        (f"paths.unlabeled: {bad_docbin}", tmp_path / "a", ["-r", "1", *without_unlabeled, "--paths.unlabeled", str(bad_docbin)]),
+    ]
+    for message, output, options in cases:
+        result = CliRunner().invoke(app, ["train", CONFIG, "--output", str(output), *options, *SHORT])
+        assert result.exit_code == 1, (message, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "a").exists()
