@@ -74,13 +74,20 @@ def write_files(files: Mapping[Path, bytes]) -> None:
 
 
 def _replace_all(staged: List[tuple]) -> None:
+    if len(staged) == 1:
+        # One rename onto the destination is atomic: nothing to restore, and the file never
+        # goes missing for a reader or for another process writing it too (two sweeps
+        # writing one output folder).
+        os.replace(*staged[0])
+        return
     backups: List[tuple] = []  # (backup, destination) of the files replaced so far
     try:
         for tmp, path in staged:
-            backup = None
-            if path.exists():
-                backup = path.with_name(f".{path.name}.{os.getpid()}.bak")
+            backup = path.with_name(f".{path.name}.{os.getpid()}.bak")
+            try:
                 os.replace(path, backup)
+            except FileNotFoundError:  # new, or just moved aside by another writer
+                backup = None
             backups.append((backup, path))
             os.replace(tmp, path)
     except BaseException:

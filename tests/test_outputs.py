@@ -1,5 +1,6 @@
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,40 @@ def test_write_files_writes_all_or_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(outputs.os, "replace", real_replace)
     write_files({first: b"new a", second: b"new b"})
     assert (first.read_bytes(), second.read_bytes()) == (b"new a", b"new b")
+
+
+def test_a_single_file_is_never_missing_while_it_is_replaced(tmp_path, monkeypatch):
+    # another process (a second sweep into one folder) may read or write it at any moment
+    path = tmp_path / "results.json"
+    path.write_bytes(b"old")
+    real_replace = os.replace
+    seen = []
+
+    def check_then_replace(src, dst):
+        seen.append((Path(dst).name, path.read_bytes()))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", check_then_replace)
+    write_files({path: b"new"})
+    assert seen == [("results.json", b"old")]
+    assert path.read_bytes() == b"new"
+
+
+def test_write_files_survives_another_writer_moving_a_file_aside(tmp_path, monkeypatch):
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_bytes(b"old a")
+    second.write_bytes(b"old b")
+    real_replace = os.replace
+
+    def other_writer_first(src, dst):
+        if str(src) == str(second) and Path(dst).suffix == ".bak":
+            real_replace(second, tmp_path / ".b.txt.other.bak")  # the other process's backup
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", other_writer_first)
+    write_files({first: b"new a", second: b"new b"})
+    assert (first.read_bytes(), second.read_bytes()) == (b"new a", b"new b")
+    assert not list(tmp_path.glob(f".*.{os.getpid()}.bak"))
 
 
 def test_write_files_refuses_a_folder_as_a_file(tmp_path):
