@@ -29,7 +29,9 @@ def benchmark_table(results: List[RunResult], baseline: Optional[str] = None) ->
         header += f" F1 − {baseline} [95% CI] w/l | speed vs {baseline} |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     by_system = {s: [r for r in results if r.system == s] for s in systems}
-    speeds = {s: statistics.mean([r.words_per_second for r in runs if r.words_per_second] or [0]) for s, runs in by_system.items()}
+    # Runs trained elsewhere (scripts/gpu_check.sh) have no inference speed: "-", not 0.
+    measured = {s: [r.words_per_second for r in runs if r.words_per_second] for s, runs in by_system.items()}
+    speeds = {s: statistics.mean(values) if values else None for s, values in measured.items()}
     for system, runs in by_system.items():
         get = lambda key: [r.test[key] for r in runs if r.test.get(key) is not None]  # noqa: E731
         row = [
@@ -37,12 +39,12 @@ def benchmark_table(results: List[RunResult], baseline: Optional[str] = None) ->
             mean_std(get("ents_r")), mean_std(get("ents_f_NAM")), mean_std(get("ents_f_NOM")),
             mean_std([r.dev_f for r in runs]), str(round(statistics.mean(r.steps for r in runs))),
             f"{statistics.mean(r.epochs for r in runs):.1f}", f"{statistics.mean(r.seconds_per_epoch for r in runs):.1f}",
-            f"{speeds[system]:.0f}",
+            f"{speeds[system]:.0f}" if speeds[system] else "-",
         ]
         if baseline:
             row.append("-" if system == baseline else _difference(runs, by_system.get(baseline, []), "ents_f"))
-            ratio = speeds[system] / speeds[baseline] if speeds.get(baseline) else float("nan")
-            row.append(f"{ratio:.2f}x")
+            both = speeds[system] and speeds.get(baseline)
+            row.append(f"{speeds[system] / speeds[baseline]:.2f}x" if both else "-")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

