@@ -45,6 +45,12 @@ def run_sweep(
     speeds = measure_speed(models, texts)
     for r in results:
         r.words_per_second = speeds[f"{r.system}-seed{r.seed}"]
+    write_reports(results, output, baseline)
+    return results
+
+
+def write_reports(results: List[RunResult], output: Path, baseline: Optional[str] = None) -> None:
+    """results.json and results.md (the benchmark table) in output."""
+    output.mkdir(parents=True, exist_ok=True)
     (output / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     (output / "results.md").write_text(benchmark_table(results, baseline) + "\n")
-    return results

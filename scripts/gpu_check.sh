@@ -90,16 +90,13 @@ wait $tests
 tail -3 "$out/gpu_tests.log"
 
 python3 - "$runs" "$out" <<'EOF'
-import json, sys
-from dataclasses import asdict
+import sys
 from pathlib import Path
 from bench.runs import read_result
-from bench.tables import benchmark_table
+from bench.sweep import write_reports
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
-results = [read_result(path) for path in sorted(runs.glob("runs/*/result.json"))]
-(out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-(out / "results.md").write_text(benchmark_table(results, "trf6") + "\n")
-print(benchmark_table(results, "trf6"))
+write_reports([read_result(path) for path in sorted(runs.glob("runs/*/result.json"))], out, "trf6")
+print((out / "results.md").read_text())
 EOF
 tar -C "$runs" -czf "$out/runs.tgz" --exclude="model-*" --ignore-failed-read runs configs
 echo "gpu_check: $(($(date +%s) - start)) s"
