@@ -24,23 +24,10 @@ runs=$gpu/encoder_floor_gpu
 for packed in $gpu/*.tar.xz; do tar -C $gpu -xJf "$packed"; done
 export PYTHONPATH="$PWD/$gpu/site:$PWD:$PWD/$gpu" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 # The 6-layer default and a 1-layer encoder for the tests: the bottom layers of the 12.
-cat >/tmp/cut_layers.py <<'EOF'
-import json, shutil, sys
-from pathlib import Path
-from safetensors.torch import load_file, save_file
-source, target, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-shutil.copytree(source, target, dirs_exist_ok=True)
-weights = load_file(str(source / "model.safetensors"))
-kept = {k: v for k, v in weights.items() if not k.startswith("encoder.layer.") or int(k.split(".")[2]) < n}
-save_file(kept, str(target / "model.safetensors"), metadata={"format": "pt"})
-config = json.loads((target / "config.json").read_text())
-provenance = json.loads((target / "lowner_encoder.json").read_text())
-config["num_hidden_layers"] = provenance["layers"] = provenance["request"]["layers"] = n
-(target / "config.json").write_text(json.dumps(config, indent=2))
-(target / "lowner_encoder.json").write_text(json.dumps(provenance, indent=2))
-EOF
-python3 /tmp/cut_layers.py $gpu/me5-zh-12l $gpu/me5-zh-6l 6
-python3 /tmp/cut_layers.py $gpu/me5-zh-12l $gpu/me5-zh-1l 1
+# (`encoder cut`'s function: the packed site has no typer for the command line)
+cut() { python3 -c 'import sys; from spacy_lowner.encoders.cut import cut_encoder; cut_encoder(sys.argv[1], sys.argv[2], int(sys.argv[3]))' "$@"; }
+cut $gpu/me5-zh-12l $gpu/me5-zh-6l 6 || exit 1
+cut $gpu/me5-zh-12l $gpu/me5-zh-1l 1 || exit 1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -c "import spacy, spacy_lowner, cupy, torch; spacy.require_gpu(0); print('spacy', spacy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)" \
     | tee -a "$out/gpu.txt" || exit 1

@@ -1,4 +1,4 @@
-"""`python -m spacy_lowner encoder ...`: build, mix and adapt offline encoder folders."""
+"""`python -m spacy_lowner encoder ...`: build, cut, mix and adapt offline encoder folders."""
 from pathlib import Path
 from typing import List, Optional
 
@@ -80,6 +80,26 @@ def mix_command(
     except (ValueError, OSError) as err:
         fail(str(err))
     say("good", f"Encoder with a layer mix: {output}")
+
+
+@encoder_app.command("cut")
+def cut_command(
+    source: Path = typer.Argument(..., help="A BERT-type encoder folder with model.safetensors (e.g. one `encoder build` wrote).", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="The new folder: give it as paths.encoder."),
+    layers: int = typer.Option(..., "--layers", "-l", help="Keep the bottom N transformer layers."),
+) -> None:
+    """Copy an encoder folder keeping only its bottom N layers (a layer mix is cut with them).
+
+    The same folder `encoder build --layers N` writes, from one that exists already: e.g. the
+    6-layer default from a 12-layer folder carried to a GPU machine.
+    """
+    from ..encoders.cut import cut_encoder
+
+    try:
+        cut_encoder(source, output, layers)
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    say("good", f"Encoder cut to {layers} layers: {output}")
 
 
 @encoder_app.command("adapt")
