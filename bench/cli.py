@@ -112,9 +112,10 @@ def ratios_command(
     baseline: str = typer.Option("", help="System the others are compared with (paired differences, training cost)."),
     control: str = typer.Option("", help="The reader control: same batches, supervised loss only; methods are compared with it too."),
     self_train: List[str] = typer.Option(
-        [], "--self-train", help="NAME=TEACHER[:THRESHOLD[:OUTSIDE]], repeated: system NAME trains on its split's labeled docs plus "
-        "the unlabeled docs that system TEACHER (listed before it) tags with at least THRESHOLD confidence (default 0.9), the "
-        "tokens outside its entities O or missing (default O); see `python -m spacy_lowner pseudo-label`."
+        [], "--self-train", help="NAME=TEACHER[:THRESHOLD[:OUTSIDE[:SELECTION]]], repeated: system NAME trains on its split's "
+        "labeled docs plus the unlabeled docs that system TEACHER (listed before it) tags with at least THRESHOLD confidence "
+        "(default 0.9), the tokens outside its entities O or missing (default O), whole sure docs or the sure tokens of every "
+        "doc (SELECTION doc or token, default doc); see `python -m spacy_lowner pseudo-label`."
     ),
     override: List[str] = OVERRIDE_OPTION,
     cost_batches: int = typer.Option(

@@ -24,8 +24,10 @@ def self_training_data(
     if not model.is_dir():
         raise FileNotFoundError(f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best")
     report = write_self_training_data(
-        spacy.load(model), split["labeled"], split["unlabeled"], folder, settings.threshold, outside=settings.outside
+        spacy.load(model), split["labeled"], split["unlabeled"], folder, settings.threshold, outside=settings.outside,
+        selection=settings.selection,
     )
     n_entities = sum(report.entities.values())
-    log(f"  {system.name}: {settings.teacher} keeps {report.kept} of {report.docs} unlabeled docs ({n_entities} entities)")
+    unknown = f", {report.unknown_tokens} unsure tokens unknown" if report.unknown_tokens else ""
+    log(f"  {system.name}: {settings.teacher} keeps {report.kept} of {report.docs} unlabeled docs ({n_entities} entities{unknown})")
     return folder

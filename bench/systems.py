@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 from spacy_lowner.compose import compose
 from spacy_lowner.outputs import write_files
-from spacy_lowner.pseudo_labels import OUTSIDE
+from spacy_lowner.pseudo_labels import OUTSIDE, SELECTIONS
 
 
 class OptionError(ValueError):
@@ -22,31 +22,35 @@ class SelfTraining:
     teacher: str  # the system whose model-best tags the split's unlabeled docs
     threshold: float
     outside: str  # "O" or "missing", as `pseudo-label --outside`
+    selection: str = "doc"  # "doc" or "token", as `pseudo-label --select`
 
     @property
     def spec(self) -> str:
-        return f"{self.teacher}:{self.threshold}:{self.outside}"
+        return f"{self.teacher}:{self.threshold}:{self.outside}" + (f":{self.selection}" if self.selection != "doc" else "")
 
 
 def parse_self_training(specs: List[str], systems: Dict[str, "System"]) -> None:
-    """NAME=TEACHER[:THRESHOLD[:OUTSIDE]] specs (defaults 0.9 and O), set on the named
-    systems; the teacher must be a system listed before NAME, so that it is trained first."""
+    """NAME=TEACHER[:THRESHOLD[:OUTSIDE[:SELECTION]]] specs (defaults 0.9, O and doc), set on
+    the named systems; the teacher must be a system listed before NAME, so that it is trained
+    first."""
     order = list(systems)
     for item in specs:
         name, sep, value = item.partition("=")
         fields = value.split(":")
-        if not sep or name not in systems or fields[0] not in order[: order.index(name)] or len(fields) > 3:
+        if not sep or name not in systems or fields[0] not in order[: order.index(name)] or len(fields) > 4:
             raise OptionError(
-                "--self-train must look like NAME=TEACHER[:THRESHOLD[:OUTSIDE]], NAME a system and TEACHER "
+                "--self-train must look like NAME=TEACHER[:THRESHOLD[:OUTSIDE[:SELECTION]]], NAME a system and TEACHER "
                 f"one listed before it; got {item!r}"
             )
-        teacher, threshold, outside = fields + ["0.9", "O"][len(fields) - 1 :]
+        teacher, threshold, outside, selection = fields + ["0.9", "O", "doc"][len(fields) - 1 :]
         try:
-            settings = SelfTraining(teacher, float(threshold), outside)
+            settings = SelfTraining(teacher, float(threshold), outside, selection)
         except ValueError:
             raise OptionError(f"--self-train {item!r}: the threshold must be a number") from None
-        if not 0 <= settings.threshold <= 1 or outside not in OUTSIDE:
-            raise OptionError(f"--self-train {item!r}: the threshold must be in [0, 1] and OUTSIDE one of {OUTSIDE}")
+        if not 0 <= settings.threshold <= 1 or outside not in OUTSIDE or selection not in SELECTIONS:
+            raise OptionError(
+                f"--self-train {item!r}: the threshold must be in [0, 1], OUTSIDE one of {OUTSIDE} and SELECTION one of {SELECTIONS}"
+            )
         systems[name].self_training = settings
 
 

@@ -1,11 +1,15 @@
 """Self-training data: a trained pipeline tags unlabeled text, and the docs it is sure of
 become training docs with its entities as their annotation.
 
-A doc's confidence is the lowest, over its tokens, of the probability the tagger gives the tag
-it decoded there (CRF marginals): one unsure token makes the whole doc unsure, since a wrong
-tag anywhere would be learned as gold. Docs in which the tagger finds fewer than
-`min_entities` entities are left out by default (min_entities=1): with a weak tagger most
-all-O docs are all-O because it missed their entities, and they would teach it to miss them.
+A token is sure when the probability the tagger gives the tag it decoded there (CRF marginals)
+is at least the threshold. Two selections: `doc` keeps a doc only if every token is sure (one
+unsure token makes the whole doc unsure, since a wrong tag anywhere would be learned as gold);
+`token` keeps every doc with a sure token, its unsure tokens (and the entities they are part
+of) left unknown, which lowner_ner's CRF marginalises: an entity the tagger is sure of counts
+even in a doc it is unsure of elsewhere, which matters most for the rare types, whose docs
+seldom pass as a whole. Docs in which the tagger finds fewer than `min_entities` (sure)
+entities are left out by default (min_entities=1): with a weak tagger most all-O docs are all-O
+because it missed their entities, and they would teach it to miss them.
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +30,8 @@ from .pipe import LowNERTagger
 
 # What the tokens outside the predicted entities become.
 OUTSIDE = ("O", "missing")
+# What is kept: whole docs whose every token is sure, or the sure tokens of every doc.
+SELECTIONS = ("doc", "token")
 
 
 @dataclass
@@ -35,14 +41,13 @@ class PseudoLabelReport:
     entities: Counter = field(default_factory=Counter)  # in the kept docs, by label
     too_unsure: int = 0
     too_few_entities: int = 0
+    unknown_tokens: int = 0  # unsure tokens of kept docs, left unknown (selection "token")
 
 
-def doc_confidence(marginals: numpy.ndarray, tag_ids: numpy.ndarray) -> float:
-    """The lowest probability among the decoded tags of a doc's tokens; 0 for an empty doc
-    (nothing to learn from it)."""
-    if not len(tag_ids):
-        return 0.0
-    return float(marginals[numpy.arange(len(tag_ids)), tag_ids].min())
+def sure_tokens(marginals: numpy.ndarray, tag_ids: numpy.ndarray, threshold: float) -> numpy.ndarray:
+    """Per token, whether the probability of its decoded tag is at least `threshold`."""
+    tag_ids = numpy.asarray(tag_ids, dtype="i")
+    return marginals[numpy.arange(len(tag_ids)), tag_ids] >= threshold
 
 
 def find_tagger(nlp: Language, name: Optional[str] = None) -> str:
@@ -66,16 +71,19 @@ def pseudo_label(
     component: Optional[str] = None,
     batch_size: int = 64,
     progress: Optional[Callable[[PseudoLabelReport], None]] = None,
+    selection: str = "doc",
 ) -> Tuple[List[Doc], PseudoLabelReport]:
     """Tag `docs` (their tokenization is kept) and return copies of the confident ones with
-    the predicted entities as annotation, and counts. outside: what the tokens outside the
+    the predicted entities as annotation, and counts. outside: what the sure tokens outside the
     predicted entities become, "O" or "missing" (unknown: the CRF marginalises them, so an
-    entity the tagger missed is not taught as O). progress: called with the counts after every
-    batch."""
+    entity the tagger missed is not taught as O). selection: "doc" (every token sure) or
+    "token" (unsure tokens unknown). progress: called with the counts after every batch."""
     if not 0 <= threshold <= 1:
         raise ValueError(f"the confidence threshold must be in [0, 1], got {threshold}")
     if outside not in OUTSIDE:
         raise ValueError(f"outside must be one of {OUTSIDE}, got {outside!r}")
+    if selection not in SELECTIONS:
+        raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
     name = find_tagger(nlp, component)
     tagger: LowNERTagger = nlp.get_pipe(name)
     report = PseudoLabelReport()
@@ -88,16 +96,26 @@ def pseudo_label(
         tagger.set_annotations(batch, tag_ids)
         report.docs += len(batch)
         for doc, ids, probs in zip(batch, tag_ids, marginals):
-            if doc_confidence(probs, numpy.asarray(ids)) < threshold:
+            sure = sure_tokens(probs, ids, threshold)
+            # An empty doc has nothing to learn from: unsure either way.
+            if not sure.any() or (selection == "doc" and not sure.all()):
                 report.too_unsure += 1
-            elif len(doc.ents) < min_entities:
+                continue
+            entities = [ent for ent in doc.ents if sure[ent.start : ent.end].all()]
+            if len(entities) < min_entities:
                 report.too_few_entities += 1
-            else:
-                copy = tokens_only(doc)
-                spans = [Span(copy, e.start, e.end, label=e.label_) for e in doc.ents]
-                copy.set_ents(spans, default="outside" if outside == "O" else "missing")
-                kept.append(copy)
-                report.entities.update(ent.label_ for ent in doc.ents)
+                continue
+            copy = tokens_only(doc)
+            spans = [Span(copy, e.start, e.end, label=e.label_) for e in entities]
+            unknown = ~sure
+            for ent in doc.ents:
+                if not sure[ent.start : ent.end].all():  # a half-sure entity's sure tokens are not O either
+                    unknown[ent.start : ent.end] = True
+            missing = [Span(copy, i, i + 1) for i in numpy.flatnonzero(unknown)]
+            copy.set_ents(spans, missing=missing, default="outside" if outside == "O" else "missing")
+            kept.append(copy)
+            report.entities.update(ent.label_ for ent in entities)
+            report.unknown_tokens += len(missing)
         report.kept = len(kept)
         if progress is not None:
             progress(report)
@@ -113,12 +131,15 @@ def write_self_training_data(
     min_entities: int = 1,
     outside: str = "O",
     progress: Optional[Callable[[PseudoLabelReport], None]] = None,
+    selection: str = "doc",
 ) -> PseudoLabelReport:
     """Write the next round's training data to `folder`, a corpus folder for paths.train (spaCy
     reads every .spacy file in it): the labeled docs as they are (labeled.spacy, or one file per
     DocBin of a labeled folder) and the docs of `unlabeled` that `nlp` tags with confidence
     (pseudo.spacy). All files are written or none."""
-    kept, report = pseudo_label(nlp, read_unlabeled(unlabeled, nlp), threshold, min_entities, outside, progress=progress)
+    kept, report = pseudo_label(
+        nlp, read_unlabeled(unlabeled, nlp), threshold, min_entities, outside, progress=progress, selection=selection
+    )
     sources = walk_corpus(labeled, ".spacy")
     names = ["labeled.spacy"] if len(sources) == 1 else [f"labeled{i}.spacy" for i in range(len(sources))]
     files = {folder / name: source.read_bytes() for name, source in zip(names, sources)}

@@ -9,11 +9,15 @@ from spacy.tokens import DocBin
 from ..corpora import CorpusFormatError
 from ..corpora.readers import read_unlabeled
 from ..outputs import OutputError, check_outputs, write_files
-from ..pseudo_labels import OUTSIDE, PseudoLabelReport, pseudo_label
+from ..pseudo_labels import OUTSIDE, SELECTIONS, PseudoLabelReport, pseudo_label
 from . import app, fail, load_pipeline, say
 
 # A progress line every this many docs.
 PROGRESS_EVERY = 1000
+SELECT_HELP = (
+    "doc: keep a doc only if every token is sure; token: keep every doc with a sure token, its unsure tokens "
+    "(and any entity they are part of) left unknown for the CRF to marginalise."
+)
 
 
 def progress_printer() -> Callable[[PseudoLabelReport], None]:
@@ -46,7 +50,7 @@ def pseudo_label_command(
         ..., help="The .spacy DocBin to write: the confident docs, their predicted entities as annotation.", dir_okay=False
     ),
     threshold: float = typer.Option(
-        0.9, "--threshold", "-t", help="Keep a doc if every token's decoded tag has at least this probability."
+        0.9, "--threshold", "-t", help="A token is sure if its decoded tag has at least this probability (CRF marginal)."
     ),
     min_entities: int = typer.Option(
         1, "--min-entities", "-m",
@@ -58,6 +62,9 @@ def pseudo_label_command(
         help="The tokens outside the predicted entities: O, or missing (left unknown; lowner_ner's CRF marginalises "
         "them, so entities the pipeline missed are not taught as O).",
     ),
+    select: str = typer.Option(
+        "doc", "--select", help=SELECT_HELP,
+    ),
     component: Optional[str] = typer.Option(
         None, "--component", "-c", help="The lowner_ner component to read, if the pipeline has several."
     ),
@@ -65,10 +72,12 @@ def pseudo_label_command(
 ) -> None:
     """Tag unlabeled text with a trained pipeline and keep the docs it is sure of, its entities as their annotation: training data for self-training (train again on the labeled docs plus OUTPUT, e.g. with both in one folder as paths.train).
 
-    A doc's confidence is the lowest probability (CRF marginal) among the tags decoded for its tokens, so one unsure token leaves the whole doc out. Docs with fewer than --min-entities predicted entities are left out too: a weak tagger's all-O docs are mostly docs whose entities it missed.
+    By default a doc is kept only if every token is sure (its decoded tag's CRF marginal at least --threshold), so one unsure token leaves the whole doc out; --select token keeps the sure tokens of every doc instead. Docs with fewer than --min-entities predicted entities are left out too: a weak tagger's all-O docs are mostly docs whose entities it missed.
     """
     if outside not in OUTSIDE:
         fail(f"--outside must be one of {', '.join(OUTSIDE)}, got {outside!r}")
+    if select not in SELECTIONS:
+        fail(f"--select must be one of {', '.join(SELECTIONS)}, got {select!r}")
     if output.suffix.lower() != ".spacy":
         fail(f"OUTPUT must be a .spacy file, got {output}")
     try:
@@ -79,7 +88,8 @@ def pseudo_label_command(
     start = time.perf_counter()
     try:
         kept, report = pseudo_label(
-            nlp, read_unlabeled(input_path, nlp), threshold, min_entities, outside, component, progress=progress_printer()
+            nlp, read_unlabeled(input_path, nlp), threshold, min_entities, outside, component,
+            progress=progress_printer(), selection=select,
         )
     except CorpusFormatError as err:
         fail(str(err))
@@ -91,7 +101,9 @@ def pseudo_label_command(
     seconds = time.perf_counter() - start
     n_entities = sum(report.entities.values())
     say("good", f"Kept {report.kept} of {report.docs} docs ({n_entities} entities) in {output} ({seconds:.1f} s)")
-    say("info", f"left out: {report.too_unsure} with a token below {threshold}, "
-        f"{report.too_few_entities} with fewer than {min_entities} entities")
+    unsure = f"with a token below {threshold}" if select == "doc" else f"with no token at {threshold} or above"
+    say("info", f"left out: {report.too_unsure} {unsure}, {report.too_few_entities} with fewer than {min_entities} entities")
+    if report.unknown_tokens:
+        say("info", f"{report.unknown_tokens} unsure tokens of the kept docs left unknown")
     if report.entities:
         say("info", "entities: " + ", ".join(f"{label} {n}" for label, n in sorted(report.entities.items())))

@@ -12,9 +12,9 @@ from spacy.cli.train import train
 from ..corpora import CorpusFormatError
 from ..corpora.readers import read_unlabeled
 from ..outputs import OutputError, check_outputs
-from ..pseudo_labels import OUTSIDE, write_self_training_data
+from ..pseudo_labels import OUTSIDE, SELECTIONS, write_self_training_data
 from . import app, fail, load_pipeline, say
-from .pseudo_label import progress_printer
+from .pseudo_label import SELECT_HELP, progress_printer
 
 
 @app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -29,7 +29,7 @@ def train_command(
         help="Rounds of self-training after the first training; 0 trains once, exactly as `spacy train`.",
     ),
     threshold: float = typer.Option(
-        0.9, "--threshold", "-t", help="Self-training keeps a doc if every token's decoded tag has at least this probability."
+        0.9, "--threshold", "-t", help="Self-training: a token is sure if its decoded tag has at least this probability."
     ),
     min_entities: int = typer.Option(
         1, "--min-entities", "-m", help="Self-training keeps a doc only if the model finds at least this many entities in it."
@@ -37,6 +37,7 @@ def train_command(
     outside: str = typer.Option(
         "O", "--outside", help="The tokens outside a kept doc's predicted entities: O, or missing (left unknown)."
     ),
+    select: str = typer.Option("doc", "--select", help=SELECT_HELP),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
 ) -> None:
     """Train a pipeline as `spacy train` does (the same config, --section.key overrides and output), then, with --self-train-rounds N, N rounds of self-training: the last model-best tags the text of paths.unlabeled, and training starts again on paths.train plus the docs it is sure of (see `pseudo-label`).
@@ -51,6 +52,8 @@ def train_command(
         return
     if outside not in OUTSIDE:
         fail(f"--outside must be one of {', '.join(OUTSIDE)}, got {outside!r}")
+    if select not in SELECTIONS:
+        fail(f"--select must be one of {', '.join(SELECTIONS)}, got {select!r}")
     if not 0 <= threshold <= 1:
         fail(f"--threshold must be in [0, 1], got {threshold}")
     labeled, unlabeled, inputs = _self_training_inputs(config_path, overrides)
@@ -76,7 +79,7 @@ def train_command(
         data = output / "self_training" / f"round{k}"
         nlp = load_pipeline(model / "model-best", gpu_id)
         report = write_self_training_data(
-            nlp, labeled, unlabeled, data, threshold, min_entities, outside, progress=progress_printer()
+            nlp, labeled, unlabeled, data, threshold, min_entities, outside, progress=progress_printer(), selection=select
         )
         say(
             "info",

@@ -15,13 +15,15 @@ def systems(*names):
     return {name: System(name, Path(f"{name}.cfg")) for name in names}
 
 
-def test_specs_set_teacher_threshold_and_outside_with_defaults():
-    found = systems("supervised", "self_09", "self_05")
-    parse_self_training(["self_09=supervised", "self_05=supervised:0.5:missing"], found)
-    assert found["self_09"].self_training == SelfTraining("supervised", 0.9, "O")
+def test_specs_set_teacher_threshold_outside_and_selection_with_defaults():
+    found = systems("supervised", "self_09", "self_05", "self_tok")
+    parse_self_training(["self_09=supervised", "self_05=supervised:0.5:missing", "self_tok=self_09:0.9:O:token"], found)
+    assert found["self_09"].self_training == SelfTraining("supervised", 0.9, "O", "doc")
     assert found["self_05"].self_training == SelfTraining("supervised", 0.5, "missing")
+    assert found["self_tok"].self_training == SelfTraining("self_09", 0.9, "O", "token")
     assert found["supervised"].self_training is None
     assert found["self_05"].spec == "self_05.cfg, self-trained from supervised:0.5:missing"
+    assert found["self_tok"].spec == "self_tok.cfg, self-trained from self_09:0.9:O:token"
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,8 @@ def test_specs_set_teacher_threshold_and_outside_with_defaults():
         ("self=supervised:high", "must be a number"),
         ("self=supervised:1.5", "in [0, 1]"),
         ("self=supervised:0.5:none", "OUTSIDE one of"),
-        ("self=supervised:0.5:O:x", "NAME=TEACHER[:THRESHOLD[:OUTSIDE]]"),
+        ("self=supervised:0.5:O:x", "SELECTION one of"),
+        ("self=supervised:0.5:O:doc:x", "NAME=TEACHER[:THRESHOLD[:OUTSIDE[:SELECTION]]]"),
     ],
 )
 def test_bad_specs_are_option_errors(spec, message):

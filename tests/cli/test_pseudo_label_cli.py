@@ -20,11 +20,26 @@ def test_writes_the_confident_docs_from_text(trained_pipeline, weibo_docs, tmp_p
     assert "docs tagged" in result.output  # progress on long inputs
 
 
+def test_token_selection_keeps_partly_sure_docs_and_says_how_many_tokens_are_unknown(trained_pipeline, weibo_docs, tmp_path):
+    raw = tmp_path / "raw.spacy"
+    DocBin(docs=weibo_docs[2]).to_disk(raw)
+    kept = {}
+    for select in ("doc", "token"):
+        output = tmp_path / f"{select}.spacy"
+        result = CliRunner().invoke(app, ["pseudo-label", str(trained_pipeline), str(raw), str(output), "-t", "0.9", "-m", "0", "--select", select])
+        assert result.exit_code == 0, result.output
+        kept[select] = list(DocBin().from_disk(output).get_docs(spacy.blank("zh").vocab))
+    assert len(kept["token"]) > len(kept["doc"])
+    unknown = sum(token.ent_iob_ == "" for doc in kept["token"] for token in doc)
+    assert unknown and f"{unknown} unsure tokens of the kept docs left unknown" in result.output
+
+
 def test_bad_input_is_one_line_and_exit_1(trained_pipeline, weibo_docs, tmp_path):
     raw = tmp_path / "raw.spacy"
     DocBin(docs=weibo_docs[2]).to_disk(raw)
     cases = [  # (message, output, options)
         ("--outside must be one of O, missing", tmp_path / "a.spacy", ["--outside", "none"]),
+        ("--select must be one of doc, token", tmp_path / "a.spacy", ["--select", "entity"]),
         ("OUTPUT must be a .spacy file", tmp_path / "a.txt", []),
         ("threshold must be in [0, 1]", tmp_path / "a.spacy", ["-t", "2"]),
         ("is the input", raw, []),

@@ -71,6 +71,7 @@ def test_bad_self_training_settings_are_one_line_and_exit_1(tmp_path, low_resour
     cases = [  # (message, output, options)
         ("--self-train-rounds must be 0 or more", tmp_path / "a", ["-r", "-1", *split]),
         ("--outside must be one of O, missing", tmp_path / "a", ["-r", "1", "--outside", "none", *split]),
+        ("--select must be one of doc, token", tmp_path / "a", ["-r", "1", "--select", "entity", *split]),
         ("--threshold must be in [0, 1]", tmp_path / "a", ["-r", "1", "-t", "1.5", *split]),
         ("self-training needs paths.unlabeled", tmp_path / "a", ["-r", "1", *without_unlabeled]),
         ("paths.unlabeled: " + str(tmp_path / "none.spacy") + " does not exist", tmp_path / "a",
