@@ -11,6 +11,7 @@ optimizer's own keys. Parameters without an average (one that never had a gradie
 unused pooler) and buffers keep their live values.
 """
 import contextlib
+import warnings
 from types import MethodType
 from typing import Callable, Dict, Iterator, Tuple
 
@@ -21,7 +22,10 @@ from thinc.api import Model, PyTorchShim, xp2torch
 from thinc.types import FloatsXd
 
 
-@registry.callbacks("spacy_lowner.average_torch_weights.v1")
+CALLBACK = "spacy_lowner.average_torch_weights.v1"
+
+
+@registry.callbacks(CALLBACK)
 def make_average_torch_weights() -> Callable[[Language], Language]:
     """After the pipeline is initialised, let its torch layers take the optimizer's averages."""
 
@@ -65,3 +69,17 @@ def use_averaged_params(shim: PyTorchShim, params: Dict[Tuple[int, str], FloatsX
         with torch.no_grad():
             for (weight, _), live in zip(averaged, backup):
                 weight.copy_(live)
+
+
+def warn_if_averages_miss_torch(nlp: Language) -> None:
+    """Warn when the config asks for averaged weights without the callback: the averages would
+    reach thinc layers (a CNN tok2vec) but not the tagger head, a mismatched pair."""
+    config = nlp.config
+    averages = config.get("training", {}).get("optimizer", {}).get("use_averages") is True
+    after_init = config.get("initialize", {}).get("after_init") or {}
+    if averages and after_init.get("@callbacks") != CALLBACK:
+        warnings.warn(
+            "[training.optimizer] use_averages = true, but thinc 8.3 applies the averages to no torch layer "
+            "(the tagger head, a transformer): set [initialize] after_init = "
+            f'{{"@callbacks":"{CALLBACK}"}} (configs/parts/averaged_weights.cfg does both)'
+        )

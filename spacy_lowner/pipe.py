@@ -16,6 +16,7 @@ from thinc.api import Config, Model, Optimizer, get_torch_default_device, set_dr
 from thinc.types import Floats2d, Ints1d
 
 from .architectures import head_module, predict_with_marginals
+from .averaging import warn_if_averages_miss_torch
 from .batch import training_batch
 from .channels import missing_channel
 from .errors import ModelLoadError, TrainingDivergedError
@@ -204,6 +205,7 @@ class LowNERTagger(TrainablePipe):
         self._check_channels(get_examples)
         if nlp is not None:
             _check_init_tok2vec(nlp)
+            warn_if_averages_miss_torch(nlp)
         doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
         self.model.initialize(X=doc_sample)
         width = max(vectors.shape[1] for vectors in self.model.get_ref("tok2vec").predict(doc_sample))

@@ -97,7 +97,7 @@ def pseudo_label(
         report.docs += len(batch)
         for doc, ids, probs in zip(batch, tag_ids, marginals):
             sure = sure_tokens(probs, ids, threshold)
-            # An empty doc has nothing to learn from: unsure either way.
+            # No sure token (an empty doc included): nothing to teach; selecting docs, one unsure token is enough.
             if not sure.any() or (selection == "doc" and not sure.all()):
                 report.too_unsure += 1
                 continue

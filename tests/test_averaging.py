@@ -1,3 +1,4 @@
+import warnings
 from pathlib import Path
 
 import numpy
@@ -93,3 +94,18 @@ def test_the_partial_config_installs_the_callback(tiny_encoder, low_resource_doc
     shims = list(torch_shims(nlp))
     assert len(shims) == 2
     assert all(shim.use_params.__func__ is use_averaged_params for shim in shims)
+
+
+def test_averages_without_the_callback_are_a_warning(weibo_docs, small_cnn):
+    vocab, train_docs, _ = weibo_docs
+    examples = lambda: [Example(doc.copy(), doc) for doc in train_docs[:8]]  # noqa: E731
+    for after_init, warned in ((None, True), ({"@callbacks": "spacy_lowner.average_torch_weights.v1"}, False)):
+        nlp = spacy.blank("zh", vocab=vocab, config={
+            "training": {"optimizer": {"@optimizers": "Adam.v1", "use_averages": True}},
+            "initialize": {"after_init": after_init},
+        })
+        nlp.add_pipe("lowner_ner", config={"model": {"@architectures": "spacy_lowner.TokenTagger.v2", "tok2vec": small_cnn}})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            nlp.initialize(examples)
+        assert any("use_averages" in str(w.message) for w in caught) == warned
