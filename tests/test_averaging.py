@@ -24,6 +24,8 @@ def weights(shim: PyTorchShim) -> dict:
 
 
 def trained_with_averages(tiny_encoder, weibo_docs, fix: bool):
+    """A few updates with averages on; the torch weights before, inside and after
+    `nlp.use_params(optimizer.averages)`."""
     vocab, train_docs, _ = weibo_docs
     nlp = transformer_pipeline(tiny_encoder, vocab)
     examples = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs[:8]]
@@ -33,7 +35,11 @@ def trained_with_averages(tiny_encoder, weibo_docs, fix: bool):
     optimizer = Adam(0.001, use_averages=True)
     for _ in range(4):  # spacy-transformers steps the transformer from the second update on
         nlp.update(examples, sgd=optimizer)
-    return nlp, optimizer
+    shims = list(torch_shims(nlp))
+    live = [weights(shim) for shim in shims]
+    with nlp.use_params(optimizer.averages):
+        averaged = [weights(shim) for shim in shims]
+    return optimizer, shims, live, averaged, [weights(shim) for shim in shims]
 
 
 def test_every_torch_shim_is_found_once(tiny_encoder, weibo_docs):
@@ -45,12 +51,7 @@ def test_every_torch_shim_is_found_once(tiny_encoder, weibo_docs):
 
 
 def test_averaged_weights_reach_the_torch_layers_and_are_put_back(tiny_encoder, weibo_docs):
-    nlp, optimizer = trained_with_averages(tiny_encoder, weibo_docs, fix=True)
-    shims = list(torch_shims(nlp))
-    live = [weights(shim) for shim in shims]
-    with nlp.use_params(optimizer.averages):
-        averaged = [weights(shim) for shim in shims]
-    after = [weights(shim) for shim in shims]
+    optimizer, shims, live, averaged, after = trained_with_averages(tiny_encoder, weibo_docs, fix=True)
     for shim, live_w, averaged_w, after_w in zip(shims, live, averaged, after):
         moved = [name for name in live_w if not numpy.array_equal(live_w[name], averaged_w[name])]
         # every parameter the optimizer updated now holds its average ...
@@ -66,12 +67,8 @@ def test_averaged_weights_reach_the_torch_layers_and_are_put_back(tiny_encoder, 
 def test_without_the_callback_thinc_leaves_torch_layers_unaveraged(tiny_encoder, weibo_docs):
     # The bug the callback works around: if this starts failing, thinc has fixed it upstream and
     # spacy_lowner.average_torch_weights.v1 can go.
-    nlp, optimizer = trained_with_averages(tiny_encoder, weibo_docs, fix=False)
-    shims = list(torch_shims(nlp))
-    live = [weights(shim) for shim in shims]
-    with nlp.use_params(optimizer.averages):
-        averaged = [weights(shim) for shim in shims]
-    assert any((shim.id, name) in optimizer.averages for shim in shims for name in weights(shim))
+    optimizer, shims, live, averaged, _ = trained_with_averages(tiny_encoder, weibo_docs, fix=False)
+    assert any((shim.id, name) in optimizer.averages for shim, live_w in zip(shims, live) for name in live_w)
     for live_w, averaged_w in zip(live, averaged):
         for name in live_w:
             numpy.testing.assert_array_equal(averaged_w[name], live_w[name])
