@@ -101,16 +101,17 @@ def pseudo_label(
             if not sure.any() or (selection == "doc" and not sure.all()):
                 report.too_unsure += 1
                 continue
-            entities = [ent for ent in doc.ents if sure[ent.start : ent.end].all()]
+            entities, unknown = [], ~sure
+            for ent in doc.ents:
+                if sure[ent.start : ent.end].all():
+                    entities.append(ent)
+                else:  # a half-sure entity's sure tokens are not O either
+                    unknown[ent.start : ent.end] = True
             if len(entities) < min_entities:
                 report.too_few_entities += 1
                 continue
             copy = tokens_only(doc)
             spans = [Span(copy, e.start, e.end, label=e.label_) for e in entities]
-            unknown = ~sure
-            for ent in doc.ents:
-                if not sure[ent.start : ent.end].all():  # a half-sure entity's sure tokens are not O either
-                    unknown[ent.start : ent.end] = True
             missing = [Span(copy, i, i + 1) for i in numpy.flatnonzero(unknown)]
             copy.set_ents(spans, missing=missing, default="outside" if outside == "O" else "missing")
             kept.append(copy)
