@@ -70,6 +70,13 @@ def _use_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _use_gpu(gpu_id: int) -> None:
+    if gpu_id >= 0:
+        # Training runs in `spacy train` subprocesses on the GPU; scoring, pseudo-labelling and
+        # timing run in this process, on the same device.
+        spacy.require_gpu(gpu_id)
+
+
 @app.command("benchmark")
 def benchmark_command(
     output: Path = typer.Argument(..., help="Folder for runs/, results.json and results.md."),
@@ -91,6 +98,7 @@ def benchmark_command(
     systems, overrides = _parse(system, sets, override, baseline)
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
+    _use_gpu(gpu_id)
     results = run_sweep(systems, seed_list, output, train, dev, test, overrides, gpu_id=gpu_id, baseline=baseline or None, log=msg.text)
     msg.good(f"Wrote {output / 'results.json'} and {output / 'results.md'}")
     print(benchmark_table(results, baseline or None))
@@ -144,6 +152,7 @@ def ratios_command(
         fail(f"--ratios must be in (0, 1], got {ratios!r}")
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
+    _use_gpu(gpu_id)
     try:
         results = run_ratio_sweep(
             systems, ratio_list, seed_list, output, train, dev, test, overrides,
@@ -163,8 +172,6 @@ def ratios_command(
             "paths.dev": str(dev), **overrides,
         }
         corpus_system = next(name for name in systems if name != baseline)
-        if gpu_id >= 0:  # time the updates where the sweep trained
-            spacy.require_gpu(gpu_id)
         seconds = measure_training_cost(
             systems, corpus_system, cost_overrides, output, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
         )

@@ -20,7 +20,7 @@ from spacy_lowner.sampling import sample_labeled, write_split
 from .cost import cost_table
 from .plots import plot_ratios
 from .runs import RunResult, read_result, train_and_score
-from .self_training import self_training_data
+from .self_training import keep_teachers_result, self_training_data
 from .systems import System
 from .tables import budget_table, ratio_table
 
@@ -88,7 +88,11 @@ def run_ratio_sweep(
                 if system.self_training and not (run_dir / "result.json").exists():
                     teacher_run = run_dir.parent / f"{system.self_training.teacher}-seed{seed}"
                     folder = output / "self_training" / f"r{ratio}-seed{seed}" / system.name
-                    settings["paths.train"] = str(self_training_data(system, split, teacher_run, folder, log))
+                    data, kept = self_training_data(system, split, teacher_run, folder, log)
+                    settings["paths.train"] = str(data)
+                    if not kept:
+                        log(f"{prefix}: {system.self_training.teacher} is sure of no unlabeled doc: its result stands")
+                        keep_teachers_result(system.name, teacher_run, run_dir)
                 result, trained = train_and_score(
                     system.name, seed, system.config_file(output), run_dir, test_path, {**settings, **system.overrides}, gpu_id, log
                 )

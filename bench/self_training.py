@@ -1,24 +1,29 @@
 """Self-training systems in a ratio sweep: a system whose training data is its split's labeled
 docs plus the docs a teacher system (trained earlier in the same sweep, on the same split)
 tagged with confidence (`python -m spacy_lowner pseudo-label`)."""
+import json
+from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 import spacy
+from spacy.tokens import DocBin
 
 from spacy_lowner.pseudo_labels import write_self_training_data
 
+from .runs import read_result
 from .systems import System
 
 
 def self_training_data(
     system: System, split: Dict[str, Path], teacher_run: Path, folder: Path, log: Callable = print
-) -> Path:
+) -> Tuple[Path, int]:
     """A folder with the split's labeled docs and the teacher's confident docs (a spaCy
-    corpus path reads every .spacy file in it), written once and reused."""
+    corpus path reads every .spacy file in it), written once and reused; and how many docs
+    the teacher kept."""
     labeled, pseudo = folder / "labeled.spacy", folder / "pseudo.spacy"
     if labeled.exists() and pseudo.exists():
-        return folder
+        return folder, len(DocBin().from_disk(pseudo))
     settings = system.self_training
     model = teacher_run / "model-best"
     if not model.is_dir():
@@ -30,4 +35,13 @@ def self_training_data(
     n_entities = sum(report.entities.values())
     unknown = f", {report.unknown_tokens} unsure tokens unknown" if report.unknown_tokens else ""
     log(f"  {system.name}: {settings.teacher} keeps {report.kept} of {report.docs} unlabeled docs ({n_entities} entities{unknown})")
-    return folder
+    return folder, report.kept
+
+
+def keep_teachers_result(system: str, teacher_run: Path, run_dir: Path) -> None:
+    """A teacher sure of no unlabeled doc ends self-training with its own pipeline (as
+    `spacy_lowner train` does): the run's result is the teacher's, under the system's name."""
+    result = read_result(teacher_run / "result.json")
+    result.system = system
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "result.json").write_text(json.dumps(asdict(result), indent=2))

@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
 # The GPU path checked for real, in one call of the device tool on a lent GPU machine:
 #   bash scripts/gpu_prepare.sh        (here, once: packs .gpu/)
-#   device run, carry [".gpu"], command "bash scripts/gpu_check.sh", timeout_s 600
-# It runs the tests marked `gpu`, then trains the full-data WeiboNER benchmark rows on the GPU
-# (python -m bench's runs, 1000 steps as reports/encoder_floor): the 12-layer encoder plain and
-# with layer-wise learning rates, and the 6-layer default as the link to the CPU figures. Jobs
-# run GPU_CHECK_JOBS at a time in priority order until GPU_CHECK_SECONDS have passed (the default
-# 540 s left the call at 555 s, inside a 15-minute lease with one machine start); what
-# finished comes back in $OUT (or /tmp/gpu_check): gpu.txt, gpu_tests.log, check.log,
-# results.md and results.json (bench's tables, no inference speed), runs.tgz (each run's
-# result.json and train.log; unpack into reports/encoder_floor_gpu/).
+#   device run, carry [".gpu"], command "bash scripts/gpu_check.sh [JOBSET]", timeout_s 600
+# It runs the tests marked `gpu`, then one set of benchmark trainings on the GPU, in parallel,
+# in priority order, until GPU_CHECK_SECONDS have passed (the default 540 s left the call at
+# 555 s, inside a 15-minute lease with one machine start):
+#   encoder-floor  (default) full-data WeiboNER as reports/encoder_floor (python -m bench's runs,
+#                  1000 steps): the 12-layer encoder plain and with layer-wise learning rates,
+#                  and the 6-layer default as the link to the CPU figures, seeds 0-2, 6 at a time;
+#                  unpack runs.tgz into reports/encoder_floor_gpu/
+#   ratios-6l      `python -m bench ratios` on the 6-layer default, one process per split (the
+#                  splits of every ratio benchmark): supervised at 0.01/0.05/0.1 and self-training
+#                  from it at 0.05/0.1, seeds 0-4, all at once; unpack runs.tgz into
+#                  reports/ratios_weibo_trf_6l/
+# What finished comes back in $OUT (or /tmp/gpu_check): gpu.txt, gpu_tests.log, check.log,
+# results.md and results.json (bench's tables), runs.tgz (each run's result.json and train.log).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/gpu_check}"
 budget="${GPU_CHECK_SECONDS:-540}"
-jobs="${GPU_CHECK_JOBS:-6}"
+jobset="${1:-encoder-floor}"
 start=$(date +%s)
 mkdir -p "$out"
 exec > >(tee "$out/check.log") 2>&1
 
 gpu=.gpu
-runs=$gpu/encoder_floor_gpu
 for packed in $gpu/*.tar.xz; do tar -C $gpu -xJf "$packed"; done
 export PYTHONPATH="$PWD/$gpu/site:$PWD:$PWD/$gpu" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 # The 6-layer default and a 1-layer encoder for the tests: the bottom layers of the 12.
@@ -36,8 +40,20 @@ LOWNER_SHARED_DATA="$PWD/$gpu/data" LOWNER_TINY_ENCODER="$PWD/$gpu/me5-zh-1l" \
     timeout "$budget" python3 -m pytest tests/test_gpu.py -q -p no:cacheprovider >"$out/gpu_tests.log" 2>&1 &
 tests=$!
 
-# One benchmark run: train on the GPU, score model-best on test there (bench.runs).
-cat >/tmp/gpu_job.py <<'EOF'
+job() {  # COMMAND...: one training process, stopped when the budget is spent
+    local left=$((start + budget - $(date +%s)))
+    [ "$left" -gt 60 ] || return 0
+    timeout "$left" "$@" || echo "stopped or failed: ${*: -4}"
+}
+export -f job
+export start budget out
+
+corpus=$gpu/corpus/weibo
+case $jobset in
+encoder-floor)
+    runs=$gpu/encoder_floor_gpu
+    # One benchmark run: train on the GPU, score model-best on test there (bench.runs).
+    cat >/tmp/gpu_job.py <<'EOF'
 import sys
 from pathlib import Path
 import spacy
@@ -54,36 +70,50 @@ result, _ = train_and_score(system.name, seed, system.config_file(output), outpu
                             corpus / "test.spacy", overrides, gpu_id=0, log=lambda line: None)
 print(f"{system.name} seed {seed}: test F1 {100 * result.test['ents_f']:.2f}, {result.train_seconds:.0f} s", flush=True)
 EOF
-trf12="trf12=configs/weibo_trf.cfg trf12:paths.encoder=$gpu/me5-zh-12l"
-trf12_llrd="trf12_llrd=configs/weibo_trf.cfg+configs/parts/layerwise_lr.cfg trf12_llrd:paths.encoder=$gpu/me5-zh-12l trf12_llrd:training.optimizer.num_layers=12"
-trf6="trf6=configs/weibo_trf.cfg trf6:paths.encoder=$gpu/me5-zh-6l"
-job() {  # SPEC SEED SETS...: one run, stopped when the budget is spent
-    local left=$((start + budget - $(date +%s)))
-    [ "$left" -gt 60 ] || return 0
-    local spec=$1 seed=$2
-    shift 2
-    timeout "$left" python3 /tmp/gpu_job.py "$runs" "$spec" "$seed" "$@" || echo "${spec%%=*} seed $seed: stopped or failed"
-}
-export -f job
-export start budget runs
-{
+    trf12="trf12=configs/weibo_trf.cfg trf12:paths.encoder=$gpu/me5-zh-12l"
+    trf12_llrd="trf12_llrd=configs/weibo_trf.cfg+configs/parts/layerwise_lr.cfg trf12_llrd:paths.encoder=$gpu/me5-zh-12l trf12_llrd:training.optimizer.num_layers=12"
+    trf6="trf6=configs/weibo_trf.cfg trf6:paths.encoder=$gpu/me5-zh-6l"
     for seed in 0 1 2; do
-        echo "${trf12%% *} $seed ${trf12#* }"
-        echo "${trf12_llrd%% *} $seed ${trf12_llrd#* }"
-        echo "${trf6%% *} $seed ${trf6#* }"
-    done
-} | xargs -P "$jobs" -L 1 bash -c 'job "$@"' _
-wait $tests
-tail -3 "$out/gpu_tests.log"
-
-python3 - "$runs" "$out" <<'EOF'
+        for system in "$trf12" "$trf12_llrd" "$trf6"; do
+            echo "python3 /tmp/gpu_job.py $runs ${system%% *} $seed ${system#* }"
+        done
+    done | xargs -P 6 -L 1 bash -c 'job "$@"' _
+    wait $tests
+    python3 - "$runs" "$out" <<'EOF'
 import sys
 from pathlib import Path
 from bench.runs import read_result
 from bench.sweep import write_reports
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
 write_reports([read_result(path) for path in sorted(runs.glob("runs/*/result.json"))], out, "trf6")
-print((out / "results.md").read_text())
 EOF
-tar -C "$runs" -czf "$out/runs.tgz" --exclude="model-*" --ignore-failed-read runs configs
+    ;;
+ratios-6l)
+    runs=$gpu/ratios_weibo_trf_6l
+    # As the project's ratios-weibo-trf-6l (and unlabeled-weibo-trf's self_train), one process
+    # per split so that they share the card; self_train learns from supervised on its split.
+    sweep="python3 -m bench ratios $runs -s supervised=configs/weibo_trf.cfg+configs/parts/word_batches.cfg
+        --train $corpus/train.spacy --dev $corpus/dev.spacy --test $corpus/test.spacy --baseline supervised
+        -o paths.encoder=$gpu/me5-zh-6l -o training.max_steps=500 -o training.eval_frequency=50
+        -o training.patience=500 --threads 1 --gpu-id 0 --cost-batches 0"
+    self_train="-s self_train=configs/weibo_trf.cfg+configs/parts/word_batches.cfg --self-train self_train=supervised:0.9:O"
+    for seed in 0 1 2 3 4; do
+        for ratio in 0.1 0.05; do echo $sweep $self_train --ratios $ratio --seeds $seed; done
+        echo $sweep --ratios 0.01 --seeds $seed
+    done | xargs -P 15 -L 1 bash -c 'job "$@" >"$out/sweep$(printf "_%s" "${@: -3:1}" "${@: -1}").log" 2>&1' _
+    wait $tests
+    python3 -m bench ratios $runs -s supervised=configs/weibo_trf.cfg -s self_train=configs/weibo_trf.cfg \
+        --train $corpus/train.spacy --dev $corpus/dev.spacy --test $corpus/test.spacy --baseline supervised \
+        --report-only --cost-batches 0 --title "WeiboNER, me5-zh 6 layers on a GPU" >/dev/null
+    cp $runs/results.md $runs/results.json "$out"/
+    runs_extra="splits self_training"
+    ;;
+*)
+    echo "unknown job set $jobset: encoder-floor or ratios-6l"
+    exit 2
+    ;;
+esac
+tail -3 "$out/gpu_tests.log"
+cat "$out/results.md"
+tar -C "$runs" -czf "$out/runs.tgz" --exclude="model-*" --exclude="unlabeled.spacy" --ignore-failed-read runs configs ${runs_extra:-}
 echo "gpu_check: $(($(date +%s) - start)) s"

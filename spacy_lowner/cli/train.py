@@ -1,4 +1,5 @@
 """`python -m spacy_lowner train`: `spacy train`, then rounds of self-training."""
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -86,6 +87,14 @@ def train_command(
             f"Round {k}: {model / 'model-best'} keeps {report.kept} of {report.docs} unlabeled docs "
             f"({sum(report.entities.values())} entities) in {data}",
         )
+        if not report.kept:
+            # The next round would train on the labeled docs alone again: the same run.
+            say("warn", f"Round {k}: no unlabeled doc is sure enough, so self-training stops here with round {k - 1}'s "
+                "pipeline (a lower --threshold or --min-entities, or --select token, keeps more)")
+            if model != output:
+                for name in ("model-best", "model-last"):
+                    shutil.copytree(model / name, output / name)
+            break
         model = output if k == rounds else output / f"round{k}"
         train(config_path, model, use_gpu=gpu_id, overrides={**overrides, "paths.train": str(data)})
         scores.append(f"round {k} {_dev_score(model)}")

@@ -12,7 +12,7 @@ from bench.cli import app
 from bench.cost import measure_training_cost, save_training_cost
 from bench.ratios import make_split, run_ratio_sweep, write_reports
 from bench.runs import RunResult
-from bench.systems import System
+from bench.systems import System, parse_self_training
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = REPO_ROOT / "configs"
@@ -81,6 +81,23 @@ def test_sweep_resumes_and_writes_paired_tables_and_plot(tmp_path, train_path):
     assert [r["ratio"] for r in json.loads((output / "results.json").read_text())] == [0.1] * 6
     assert (output / "f1_by_ratio.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (output / "splits" / "r0.1-seed0" / "labeled.spacy").exists()
+
+
+def test_a_teacher_sure_of_nothing_gives_the_self_training_system_its_result(tmp_path, train_path):
+    output = tmp_path / "out"
+    finish_run(output, 0.1, "base", 0.30)
+    found = missing(tmp_path, "base", "self")  # training either would fail
+    parse_self_training(["self=base"], found)
+    # the data a resumed sweep finds: the teacher kept no unlabeled doc
+    folder = output / "self_training" / "r0.1-seed0" / "self"
+    folder.mkdir(parents=True)
+    DocBin().to_disk(folder / "labeled.spacy")
+    DocBin().to_disk(folder / "pseudo.spacy")
+    lines = []
+    results = run_ratio_sweep(found, [0.1], [0], output, train_path, train_path, train_path, {}, baseline="base", log=lines.append)
+    assert [(r.system, r.test["ents_f"]) for r in results] == [("base", 0.30), ("self", 0.30)]
+    assert any("base is sure of no unlabeled doc: its result stands" in line for line in lines)
+    assert json.loads((output / "runs" / "r0.1" / "self-seed0" / "result.json").read_text())["system"] == "self"
 
 
 @pytest.mark.parametrize("encoder", ["cnn", "trf"])

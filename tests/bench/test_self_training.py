@@ -51,7 +51,7 @@ def test_training_folder_holds_the_labeled_and_the_confident_docs(tmp_path, trai
     shutil.copytree(trained_pipeline, teacher_run / "model-best")
     found = systems("supervised", "self")
     parse_self_training(["self=supervised:0.0"], found)
-    folder = self_training_data(found["self"], split, teacher_run, tmp_path / "self_training", log=lambda _: None)
+    folder, kept = self_training_data(found["self"], split, teacher_run, tmp_path / "self_training", log=lambda _: None)
 
     nlp = spacy.load(trained_pipeline)
     labeled = list(DocBin().from_disk(split["labeled"]).get_docs(nlp.vocab))
@@ -60,11 +60,12 @@ def test_training_folder_holds_the_labeled_and_the_confident_docs(tmp_path, trai
     assert 0 < len(with_entities) < len(unlabeled)
     read = [eg.reference for eg in Corpus(folder)(nlp)]  # what `paths.train = folder` trains on
     assert sorted(doc.text for doc in read) == sorted([doc.text for doc in labeled] + with_entities)
+    assert kept == len(with_entities)
     assert all(doc.has_annotation("ENT_IOB") for doc in read)
 
     # written once: a resumed sweep reuses it without the teacher
     shutil.rmtree(teacher_run)
-    assert self_training_data(found["self"], split, teacher_run, folder, log=lambda _: None) == folder
+    assert self_training_data(found["self"], split, teacher_run, folder, log=lambda _: None) == (folder, kept)
     other = tmp_path / "other"
     with pytest.raises(FileNotFoundError, match="self learns from supervised, whose run .* has no model-best"):
         self_training_data(found["self"], split, teacher_run, other, log=lambda _: None)

@@ -40,6 +40,20 @@ def test_a_round_of_self_training_retrains_on_the_teachers_confident_docs(tmp_pa
     assert "Self-training done, dev F1: round 0" in result.output
 
 
+def test_a_teacher_sure_of_nothing_ends_self_training_with_its_own_pipeline(tmp_path, low_resource_docbins):
+    output = tmp_path / "training"
+    # no doc holds 1000 entities: round 1 would retrain on the labeled docs alone
+    args = ["train", CONFIG, "--output", str(output), "-r", "2", "-m", "1000", *paths(low_resource_docbins), *SHORT]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "keeps 0 of" in result.output and "self-training stops here with round 0's pipeline" in result.output
+    assert not (output / "round1").exists() and not (output / "self_training" / "round2").exists()
+    for name in ("model-best", "model-last"):
+        teacher = output / "teacher" / name
+        assert (output / name / "meta.json").read_text() == (teacher / "meta.json").read_text()
+        assert (output / name / "lowner_ner" / "model").read_bytes() == (teacher / "lowner_ner" / "model").read_bytes()
+
+
 def test_no_rounds_is_spacy_train(tmp_path, low_resource_docbins):
     output = tmp_path / "training"
     result = CliRunner().invoke(app, ["train", CONFIG, "--output", str(output), *paths(low_resource_docbins), *SHORT])
