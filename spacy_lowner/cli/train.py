@@ -91,9 +91,8 @@ def train_command(
             # The next round would train on the labeled docs alone again: the same run.
             say("warn", f"Round {k}: no unlabeled doc is sure enough, so self-training stops here with round {k - 1}'s "
                 "pipeline (a lower --threshold or --min-entities, or --select token, keeps more)")
-            if model != output:
-                for name in ("model-best", "model-last"):
-                    shutil.copytree(model / name, output / name)
+            for name in ("model-best", "model-last"):
+                shutil.copytree(model / name, output / name)
             break
         model = output if k == rounds else output / f"round{k}"
         train(config_path, model, use_gpu=gpu_id, overrides={**overrides, "paths.train": str(data)})
