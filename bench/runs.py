@@ -112,8 +112,13 @@ def train_and_score(
     model = run_dir / "model-best"
     dev_f = json.loads((model / "meta.json").read_text())["performance"].get("ents_f") or 0.0
     result = RunResult(system, seed, str(config), dev_f=dev_f, test=evaluate_model(model, test_path), **info)
-    result_file.write_text(json.dumps(asdict(result), indent=2))
+    write_result(result, result_file)
     return result, True
+
+
+def write_result(result: RunResult, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(result), indent=2))
 
 
 def read_result(path: Path) -> RunResult:

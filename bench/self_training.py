@@ -1,8 +1,6 @@
 """Self-training systems in a ratio sweep: a system whose training data is its split's labeled
 docs plus the docs a teacher system (trained earlier in the same sweep, on the same split)
 tagged with confidence (`python -m spacy_lowner pseudo-label`)."""
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Dict, Tuple
 
@@ -11,7 +9,7 @@ from spacy.tokens import DocBin
 
 from spacy_lowner.pseudo_labels import write_self_training_data
 
-from .runs import read_result
+from .runs import read_result, write_result
 from .systems import System
 
 
@@ -43,5 +41,4 @@ def keep_teachers_result(system: str, teacher_run: Path, run_dir: Path) -> None:
     `spacy_lowner train` does): the run's result is the teacher's, under the system's name."""
     result = read_result(teacher_run / "result.json")
     result.system = system
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "result.json").write_text(json.dumps(asdict(result), indent=2))
+    write_result(result, run_dir / "result.json")
