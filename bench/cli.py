@@ -93,7 +93,7 @@ def benchmark_command(
 ) -> None:
     """Train each system with each seed (model chosen on dev), score it on test, measure the inference speed of all models in one process, and write a table of mean ± std with paired differences from the baseline.
 
-    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes.
+    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. The reports keep every run finished in OUTPUT, the systems not listed too.
     """
     systems, overrides = _parse(system, sets, override, baseline)
     seed_list = _numbers(seeds, int, "--seeds")
@@ -136,7 +136,7 @@ def ratios_command(
 ) -> None:
     """Draw a low-resource split per ratio and seed (every entity type labeled at least once, the rest of train as unlabeled text), train every system on it, and score on test.
 
-    The tables give each system's test F1 (mean ± std over seeds) and its paired difference from the baseline and the reader control, with a 95% interval and wins/losses, plus where each run's best dev checkpoint was. Finished runs are skipped, so an interrupted sweep resumes; the reports cover every run finished in OUTPUT, so sweeps over other ratios or systems into the same folder add to them. Then times one update of each system on the same batches (cost.json).
+    The tables give each system's test F1 (mean ± std over seeds) and its paired difference from the baseline and the reader control, with a 95% interval and wins/losses, plus where each run's best dev checkpoint was. Finished runs are skipped, so an interrupted sweep resumes (on a fresh clone, the runs that OUTPUT/results.json records count as finished); the reports cover every run finished in OUTPUT, so sweeps over other ratios or systems into the same folder add to them. Then times one update of each system on the same batches (cost.json).
     """
     try:  # checked now, not at the plot after the first run has trained
         import matplotlib  # noqa: F401
@@ -161,6 +161,8 @@ def ratios_command(
         )
     except CoverTooLargeError as err:
         fail(f"{train}: {err}")
+    except FileNotFoundError as err:
+        fail(str(err))
     msg.good(f"Wrote {output / 'results.json'}, {output / 'results.md'} and {output / 'f1_by_ratio.png'}")
     print(ratio_table(results, baseline or None, control or None))
     if cost_batches and baseline and len(systems) > 1:

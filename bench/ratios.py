@@ -19,7 +19,7 @@ from spacy_lowner.sampling import sample_labeled, write_split
 
 from .cost import cost_table
 from .plots import plot_ratios
-from .runs import RunResult, read_result, train_and_score
+from .runs import RunResult, read_result, restore_recorded_runs, train_and_score
 from .self_training import keep_teachers_result, self_training_data
 from .systems import System
 from .tables import budget_table, ratio_table
@@ -65,6 +65,7 @@ def run_ratio_sweep(
     """Train the missing runs, ratio-major and seed by seed (an interrupted sweep still
     compares every system on the seeds it finished). train_missing=False trains nothing.
     Reports and returns every run finished in output, including other sweeps'."""
+    restore_recorded_runs(output, lambda r: run_folder(output, r.ratio, r.system, r.seed), log)
     total = len(ratios) * len(seeds) * len(systems)
     done = 0
     for ratio in ratios:
@@ -80,7 +81,7 @@ def run_ratio_sweep(
                 done += 1
                 prefix = f"[{done}/{total}] ratio {ratio} seed {seed} {system.name}"
                 log(f"{prefix}: {system.spec}")
-                run_dir = output / "runs" / f"r{ratio}" / f"{system.name}-seed{seed}"
+                run_dir = run_folder(output, ratio, system.name, seed)
                 if not train_missing and not (run_dir / "result.json").exists():
                     log(f"{prefix}: not run yet, left out")
                     continue
@@ -102,6 +103,10 @@ def run_ratio_sweep(
     results = finished_runs(output, list(systems))
     write_reports(results, output, baseline, control, title)
     return results
+
+
+def run_folder(output: Path, ratio: float, system: str, seed: int) -> Path:
+    return output / "runs" / f"r{ratio}" / f"{system}-seed{seed}"
 
 
 def finished_runs(output: Path, systems: Sequence[str]) -> List[RunResult]:

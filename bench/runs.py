@@ -121,7 +121,34 @@ def write_result(result: RunResult, path: Path) -> None:
     path.write_text(json.dumps(asdict(result), indent=2))
 
 
-def read_result(path: Path) -> RunResult:
-    data = json.loads(path.read_text())
-    data["dev_curve"] = [tuple(point) for point in data.get("dev_curve", [])]
+def _result_from_dict(data: Dict) -> RunResult:
+    data = dict(data, dev_curve=[tuple(point) for point in data.get("dev_curve", [])])
     return RunResult(**data)
+
+
+def read_result(path: Path) -> RunResult:
+    return _result_from_dict(json.loads(path.read_text()))
+
+
+def restore_recorded_runs(output: Path, run_dir: Callable[[RunResult], Path], log: Callable = print) -> int:
+    """Write each run that output/results.json records, and whose folder (run_dir(result))
+    holds no result.json, back as that folder's result.json; return how many.
+
+    The runs/ folders are not committed, so a report folder on a fresh clone holds its
+    results.json and nothing else. Without this, a sweep into it would train every run
+    again, and the reports it rewrites would hold only the runs trained here: the committed
+    figures of every system it was not asked for would be gone. A restored run has no
+    model, so whatever needs one (a self-training teacher, the speed rounds) says so."""
+    record = output / "results.json"
+    if not record.exists():
+        return 0
+    restored = 0
+    for data in json.loads(record.read_text()):
+        result = _result_from_dict(data)
+        result_file = run_dir(result) / "result.json"
+        if not result_file.exists():
+            write_result(result, result_file)
+            restored += 1
+    if restored:
+        log(f"Restored {restored} finished runs from {record} (their models are not kept)")
+    return restored

@@ -25,7 +25,10 @@ def self_training_data(
     settings = system.self_training
     model = teacher_run / "model-best"
     if not model.is_dir():
-        raise FileNotFoundError(f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best")
+        raise FileNotFoundError(
+            f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best (a run restored from "
+            f"results.json keeps no model): delete {teacher_run} to train it again"
+        )
     report = write_self_training_data(
         spacy.load(model), split["labeled"], split["unlabeled"], folder, settings.threshold, outside=settings.outside,
         selection=settings.selection,

@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
-from .runs import RunResult, train_and_score
+from .runs import RunResult, read_result, restore_recorded_runs, train_and_score, write_result
 from .speed import measure_speed
 from .systems import System
 from .tables import benchmark_table
@@ -26,6 +26,9 @@ def run_sweep(
     baseline: Optional[str] = None,
     log: Callable = print,
 ) -> List[RunResult]:
+    """Train and score the missing runs, time the models of the listed systems in one process,
+    and report them with every other run finished in output (earlier sweeps' systems)."""
+    restore_recorded_runs(output, lambda r: _run_folder(output, r.system, r.seed), log)
     results: List[RunResult] = []
     total = len(systems) * len(seeds)
     common = {"paths.train": str(train_path), "paths.dev": str(dev_path), **overrides}
@@ -33,20 +36,32 @@ def run_sweep(
     for i, (system, seed) in enumerate((s, seed) for seed in seeds for s in systems.values()):
         prefix = f"[{i + 1}/{total}] {system.name} seed {seed}"
         log(f"{prefix}: {system.spec}")
-        run_dir = output / "runs" / f"{system.name}-seed{seed}"
+        run_dir = _run_folder(output, system.name, seed)
         result, trained = train_and_score(
             system.name, seed, system.config_file(output), run_dir, test_path, {**common, **system.overrides}, gpu_id, log
         )
         log(f"{prefix}: test F1 {100 * (result.test.get('ents_f') or 0):.2f}" + ("" if trained else " (done before)"))
         results.append(result)
-    log("Measuring inference speed (all models, alternating rounds)")
+    run_dirs = {f"{r.system}-seed{r.seed}": _run_folder(output, r.system, r.seed) for r in results}
+    models = {name: run_dir / "model-best" for name, run_dir in run_dirs.items() if (run_dir / "model-best").is_dir()}
+    if len(models) < len(results):
+        log(f"{len(results) - len(models)} runs have no model (restored from results.json): their speed is the one recorded")
+    log("Measuring inference speed (the models here, alternating rounds)")
     texts = [doc.text for doc in DocBin().from_disk(test_path).get_docs(Vocab())]
-    models = {f"{r.system}-seed{r.seed}": output / "runs" / f"{r.system}-seed{r.seed}" / "model-best" for r in results}
     speeds = measure_speed(models, texts)
     for r in results:
-        r.words_per_second = speeds[f"{r.system}-seed{r.seed}"]
-    write_reports(results, output, baseline)
+        name = f"{r.system}-seed{r.seed}"
+        if name in speeds:
+            r.words_per_second = speeds[name]
+            write_result(r, run_dirs[name] / "result.json")
+    listed = {(r.system, r.seed) for r in results}
+    others = [read_result(path) for path in sorted(output.glob("runs/*/result.json"))]
+    write_reports(results + [r for r in others if (r.system, r.seed) not in listed], output, baseline)
     return results
+
+
+def _run_folder(output: Path, system: str, seed: int) -> Path:
+    return output / "runs" / f"{system}-seed{seed}"
 
 
 def write_reports(results: List[RunResult], output: Path, baseline: Optional[str] = None) -> None:

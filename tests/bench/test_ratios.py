@@ -100,6 +100,32 @@ def test_a_teacher_sure_of_nothing_gives_the_self_training_system_its_result(tmp
     assert json.loads((output / "runs" / "r0.1" / "self-seed0" / "result.json").read_text())["system"] == "self"
 
 
+def test_a_fresh_clone_resumes_from_the_recorded_results(tmp_path, train_path):
+    """runs/ is not committed: results.json alone says which runs are finished, and a sweep
+    over some of its systems keeps the others in the reports it rewrites."""
+    output = tmp_path / "out"
+    output.mkdir()
+    recorded = [result("base", 0, 0.1, 0.30), result("other", 0, 0.1, 0.40)]
+    (output / "results.json").write_text(json.dumps([asdict(r) for r in recorded]))
+    lines = []
+    results = run_ratio_sweep(  # training base would fail
+        missing(tmp_path, "base"), [0.1], [0], output, train_path, train_path, train_path, {}, baseline="base", log=lines.append
+    )
+    assert [(r.system, r.test["ents_f"]) for r in results] == [("base", 0.30), ("other", 0.40)]
+    assert "Restored 2 finished runs" in lines[0]
+    assert (output / "runs" / "r0.1" / "other-seed0" / "result.json").exists()
+    assert "| 0.1 | 0 | 30.00 | 40.00 | +10.00 1/0 |" in (output / "results.md").read_text()
+
+
+def test_a_restored_teacher_without_its_model_says_how_to_retrain_it(tmp_path, train_path):
+    output = tmp_path / "out"
+    finish_run(output, 0.1, "base", 0.30)
+    found = missing(tmp_path, "base", "self")
+    parse_self_training(["self=base"], found)
+    with pytest.raises(FileNotFoundError, match=r"has no model-best .*: delete .*base-seed0 to train it again"):
+        run_ratio_sweep(found, [0.1], [0], output, train_path, train_path, train_path, {}, log=lambda _: None)
+
+
 @pytest.mark.parametrize("encoder", ["cnn", "trf"])
 def test_training_cost_times_every_system_on_the_same_batches(tmp_path, train_path, weibo_docs, tiny_encoder, encoder):
     split = make_split(train_path, 0.2, 0, tmp_path / "split")

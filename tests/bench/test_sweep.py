@@ -67,3 +67,27 @@ def test_sweep_skips_finished_runs_and_measures_speed(tmp_path, weibo_docs):
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["words_per_second"] for r in saved] == pytest.approx([r.words_per_second for r in results])
     assert "| a |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_a_fresh_clone_keeps_the_recorded_runs_and_their_speed(tmp_path, weibo_docs):
+    """results.json records a and c (runs/ is not committed); b's run is here with its model.
+    A sweep over a and b trains nothing, times b, and keeps a's recorded speed and c's row."""
+    vocab, train_docs, _ = weibo_docs
+    test_path = tmp_path / "test.spacy"
+    DocBin(docs=train_docs[:10]).to_disk(test_path)
+    output = tmp_path / "out"
+    (output / "runs" / "b-seed0").mkdir(parents=True)
+    (output / "results.json").write_text(json.dumps([asdict(result("a", 0, 0.5, 700)), asdict(result("c", 0, 0.6, 800))]))
+    nlp = spacy.blank("zh", vocab=vocab)
+    nlp.add_pipe("lowner_ner")
+    nlp.initialize(lambda: [Example(nlp.make_doc(d.text), d) for d in train_docs[:10]])
+    nlp.to_disk(output / "runs" / "b-seed0" / "model-best")
+    (output / "runs" / "b-seed0" / "result.json").write_text(json.dumps(asdict(result("b", 0, 0.4))))
+    systems = {name: System(name, tmp_path / f"missing-{name}.cfg") for name in ("a", "b")}
+    lines = []
+    results = run_sweep(systems, [0], output, test_path, test_path, test_path, {}, baseline="b", log=lines.append)
+    assert [(r.system, r.words_per_second) for r in results][0] == ("a", 700)
+    assert results[1].words_per_second > 0
+    assert read_result(output / "runs" / "b-seed0" / "result.json").words_per_second == results[1].words_per_second
+    assert [r["system"] for r in json.loads((output / "results.json").read_text())] == ["a", "b", "c"]
+    assert any("1 runs have no model" in line for line in lines)
