@@ -9,6 +9,9 @@
 #                  1000 steps): the 12-layer encoder plain and with layer-wise learning rates,
 #                  and the 6-layer default as the link to the CPU figures, seeds 0-2, 6 at a time;
 #                  unpack runs.tgz into reports/encoder_floor_gpu/
+#   chars-6l       the same runs for the 6-layer default as it is and with a piece per CJK
+#                  character (`encoder single-chars`), seeds 0-4, 10 at a time; unpack runs.tgz
+#                  into reports/encoder_floor_chars_gpu/
 #   ratios-6l      `python -m bench ratios` on the 6-layer default, one process per split (the
 #                  splits of every ratio benchmark): supervised at 0.01/0.05/0.1 and self-training
 #                  from it at 0.05/0.1, seeds 0-4, all at once; unpack runs.tgz into
@@ -50,8 +53,7 @@ export start budget out
 
 corpus=$gpu/corpus/weibo
 case $jobset in
-encoder-floor)
-    runs=$gpu/encoder_floor_gpu
+encoder-floor | chars-6l)
     # One benchmark run: train on the GPU, score model-best on test there (bench.runs).
     cat >/tmp/gpu_job.py <<'EOF'
 import sys
@@ -70,14 +72,25 @@ result, _ = train_and_score(system.name, seed, system.config_file(output), outpu
                             corpus / "test.spacy", overrides, gpu_id=0, log=lambda line: None)
 print(f"{system.name} seed {seed}: test F1 {100 * result.test['ents_f']:.2f}, {result.train_seconds:.0f} s", flush=True)
 EOF
-    trf12="trf12=configs/weibo_trf.cfg trf12:paths.encoder=$gpu/me5-zh-12l"
-    trf12_llrd="trf12_llrd=configs/weibo_trf.cfg+configs/parts/layerwise_lr.cfg trf12_llrd:paths.encoder=$gpu/me5-zh-12l trf12_llrd:training.optimizer.num_layers=12"
     trf6="trf6=configs/weibo_trf.cfg trf6:paths.encoder=$gpu/me5-zh-6l"
-    for seed in 0 1 2; do
-        for system in "$trf12" "$trf12_llrd" "$trf6"; do
+    if [ "$jobset" = chars-6l ]; then
+        runs=$gpu/encoder_floor_chars_gpu seeds="0 1 2 3 4" parallel=10
+        python3 -c 'import sys; from spacy_lowner.encoders.single_characters import make_single_character_folder as m; m(*sys.argv[1:])' \
+            $gpu/me5-zh-6l $gpu/me5-zh-6l-chars || exit 1
+        systems=("$trf6" "trf6_chars=configs/weibo_trf.cfg trf6_chars:paths.encoder=$gpu/me5-zh-6l-chars")
+    else
+        runs=$gpu/encoder_floor_gpu seeds="0 1 2" parallel=6
+        systems=(
+            "trf12=configs/weibo_trf.cfg trf12:paths.encoder=$gpu/me5-zh-12l"
+            "trf12_llrd=configs/weibo_trf.cfg+configs/parts/layerwise_lr.cfg trf12_llrd:paths.encoder=$gpu/me5-zh-12l trf12_llrd:training.optimizer.num_layers=12"
+            "$trf6"
+        )
+    fi
+    for seed in $seeds; do
+        for system in "${systems[@]}"; do
             echo "python3 /tmp/gpu_job.py $runs ${system%% *} $seed ${system#* }"
         done
-    done | xargs -P 6 -L 1 bash -c 'job "$@"' _
+    done | xargs -P $parallel -L 1 bash -c 'job "$@"' _
     wait $tests
     python3 - "$runs" "$out" <<'EOF'
 import sys
@@ -109,7 +122,7 @@ ratios-6l)
     runs_extra="splits self_training"
     ;;
 *)
-    echo "unknown job set $jobset: encoder-floor or ratios-6l"
+    echo "unknown job set $jobset: encoder-floor, chars-6l or ratios-6l"
     exit 2
     ;;
 esac

@@ -102,6 +102,28 @@ def cut_command(
     say("good", f"Encoder cut to {layers} layers: {output}")
 
 
+@encoder_app.command("single-chars")
+def single_chars_command(
+    source: Path = typer.Argument(..., help="An encoder folder with a sentencepiece tokenizer.json (e.g. one `encoder build` wrote).", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="The new folder: give it as paths.encoder."),
+) -> None:
+    """Copy an encoder folder so that its tokenizer gives every CJK character a piece of its own.
+
+    e5's vocabulary merges runs of characters ("在北京" is one piece), and a character token
+    gets the vector of the piece it is in, so an entity boundary inside a piece cannot be seen.
+    The copy isolates each CJK character before the tokenizer's model; Latin words, digits and
+    emoji are tokenized as before, and the weights are unchanged. About 30% more pieces per
+    WeiboNER text.
+    """
+    from ..encoders.single_characters import make_single_character_folder
+
+    try:
+        make_single_character_folder(source, output)
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    say("good", f"Encoder with single-character pieces: {output}")
+
+
 @encoder_app.command("adapt")
 def adapt_command(
     source: Path = typer.Argument(..., help="A BERT-type encoder folder (e.g. one `encoder build` wrote).", exists=True, file_okay=False),
