@@ -20,7 +20,7 @@ import torch
 
 from ..outputs import check_outputs, edited_copy
 from .corpus_text import read_corpus_texts
-from .folder import PROVENANCE, Log, describe_file, write_json
+from .folder import PROVENANCE, Log, describe_file, read_provenance, write_json
 
 # Pieces per training sequence (texts are cut into chunks of this length).
 MAX_LENGTH = 128
@@ -124,6 +124,6 @@ def _write_folder(source: Path, output: Path, encoder, record: Dict) -> None:
     """The source folder with the adapted weights, written beside `output` and renamed in."""
     with edited_copy(source, output) as folder:
         encoder.save_pretrained(str(folder), safe_serialization=True)
-        provenance = json.loads((folder / PROVENANCE).read_text(encoding="utf8")) if (folder / PROVENANCE).exists() else {}
+        provenance = read_provenance(folder) if (folder / PROVENANCE).exists() else {}
         provenance["adapted"] = record
         write_json(folder / PROVENANCE, provenance)

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from ..optimizers import LAYER
 from ..outputs import check_outputs, edited_copy
-from .folder import PROVENANCE, write_json
+from .folder import PROVENANCE, read_provenance, write_json
 from .layer_mix import MODEL_TYPE as LAYER_MIX_TYPE
 
 WEIGHTS = "model.safetensors"
@@ -51,7 +51,7 @@ def cut_encoder(source: Path, output: Path, layers: int) -> Path:
         save_file(kept, str(folder / WEIGHTS), metadata={"format": "pt"})
         write_json(folder / "config.json", config)
         if (folder / PROVENANCE).is_file():
-            provenance = json.loads((folder / PROVENANCE).read_text(encoding="utf8"))
+            provenance = read_provenance(folder)
             provenance["layers"] = layers
             if "request" in provenance:  # as if built with --layers: `encoder build` reuses it
                 provenance["request"]["layers"] = layers

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..outputs import check_outputs, edited_copy
 from .cjk import cjk_character_class
-from .folder import PROVENANCE, write_json
+from .folder import PROVENANCE, read_provenance, write_json
 
 TOKENIZER = "tokenizer.json"
 
@@ -27,7 +27,7 @@ def single_character_pre_tokenizer(pre_tokenizer: dict) -> dict:
     as it did when the characters were not split apart: with "always" each character would
     get a "▁" piece or prefix of its own."""
     split = {"type": "Split", "pattern": {"Regex": cjk_character_class()}, "behavior": "Isolated", "invert": False}
-    if pre_tokenizer.get("pretokenizers", [None])[0] == split:
+    if (pre_tokenizer.get("pretokenizers") or [None])[0] == split:
         raise ValueError("its pre-tokenizer gives each CJK character a piece of its own already")
     if pre_tokenizer.get("type") != "Metaspace":
         raise ValueError(
@@ -55,7 +55,7 @@ def make_single_character_folder(source: Path, output: Path) -> Path:
     with edited_copy(source, output) as folder:
         write_json(folder / TOKENIZER, tokenizer)
         if (folder / PROVENANCE).is_file():
-            provenance = json.loads((folder / PROVENANCE).read_text(encoding="utf8"))
+            provenance = read_provenance(folder)
             provenance["single_characters"] = True
             if "request" in provenance:  # not what `encoder build` writes: it must not reuse this folder
                 provenance["request"]["single_characters"] = True
