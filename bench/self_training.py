@@ -19,15 +19,13 @@ def self_training_data(
     """A folder with the split's labeled docs and the teacher's confident docs (a spaCy
     corpus path reads every .spacy file in it), written once and reused; and how many docs
     the teacher kept."""
-    labeled, pseudo = folder / "labeled.spacy", folder / "pseudo.spacy"
-    if labeled.exists() and pseudo.exists():
-        return folder, len(DocBin().from_disk(pseudo))
+    if written_before(folder):
+        return folder, len(DocBin().from_disk(folder / "pseudo.spacy"))
     settings = system.self_training
     model = teacher_run / "model-best"
     if not model.is_dir():
         raise FileNotFoundError(
-            f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best (a run restored from "
-            f"results.json keeps no model): delete {teacher_run} to train it again"
+            f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best: train it first"
         )
     report = write_self_training_data(
         spacy.load(model), split["labeled"], split["unlabeled"], folder, settings.threshold, outside=settings.outside,
@@ -37,6 +35,11 @@ def self_training_data(
     unknown = f", {report.unknown_tokens} unsure tokens unknown" if report.unknown_tokens else ""
     log(f"  {system.name}: {settings.teacher} keeps {report.kept} of {report.docs} unlabeled docs ({n_entities} entities{unknown})")
     return folder, report.kept
+
+
+def written_before(folder: Path) -> bool:
+    """Whether folder holds a self-training set written before (then no teacher is needed)."""
+    return (folder / "labeled.spacy").exists() and (folder / "pseudo.spacy").exists()
 
 
 def keep_teachers_result(system: str, teacher_run: Path, run_dir: Path) -> None:

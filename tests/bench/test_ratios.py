@@ -1,4 +1,5 @@
 import json
+import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.cost import measure_training_cost, save_training_cost
 from bench.ratios import make_split, run_ratio_sweep, write_reports
-from bench.runs import RunResult
+from bench.runs import RunResult, read_result, write_result
 from bench.systems import System, parse_self_training
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +98,7 @@ def test_a_teacher_sure_of_nothing_gives_the_self_training_system_its_result(tmp
     results = run_ratio_sweep(found, [0.1], [0], output, train_path, train_path, train_path, {}, baseline="base", log=lines.append)
     assert [(r.system, r.test["ents_f"]) for r in results] == [("base", 0.30), ("self", 0.30)]
     assert any("base is sure of no unlabeled doc: its result stands" in line for line in lines)
+    assert any(line.endswith("seed 0 self: test F1 30.00") for line in lines)  # new in this sweep, not "done before"
     assert json.loads((output / "runs" / "r0.1" / "self-seed0" / "result.json").read_text())["system"] == "self"
 
 
@@ -117,13 +119,38 @@ def test_a_fresh_clone_resumes_from_the_recorded_results(tmp_path, train_path):
     assert "| 0.1 | 0 | 30.00 | 40.00 | +10.00 1/0 |" in (output / "results.md").read_text()
 
 
-def test_a_restored_teacher_without_its_model_says_how_to_retrain_it(tmp_path, train_path):
+def test_a_restored_teacher_without_its_model_is_trained_again_before_its_student(
+    tmp_path, train_path, trained_pipeline, monkeypatch
+):
+    """A fresh clone's teachers are results.json records without models: the student's
+    pseudo-labels need one, so the sweep trains the teacher's run again (and the teacher's
+    teacher, down the chain) and its new result replaces the recorded one."""
     output = tmp_path / "out"
-    finish_run(output, 0.1, "base", 0.30)
-    found = missing(tmp_path, "base", "self")
-    parse_self_training(["self=base"], found)
-    with pytest.raises(FileNotFoundError, match=r"has no model-best .*: delete .*base-seed0 to train it again"):
-        run_ratio_sweep(found, [0.1], [0], output, train_path, train_path, train_path, {}, log=lambda _: None)
+    output.mkdir()
+    (output / "results.json").write_text(json.dumps([asdict(result("base", 0, 0.1, 0.30)), asdict(result("self", 0, 0.1, 0.33))]))
+    found = missing(tmp_path, "base", "self", "self2")
+    parse_self_training(["self=base:0.0", "self2=self:0.0"], found)
+    trained = []
+
+    def train_and_score(system, seed, config, run_dir, test_path, overrides, gpu_id, log):
+        if (run_dir / "result.json").exists():
+            return read_result(run_dir / "result.json"), False
+        # what a training leaves: model-best (a real pipeline, to tag the unlabeled docs) and result.json
+        trained.append((system, Path(overrides["paths.train"]).name))
+        shutil.copytree(trained_pipeline, run_dir / "model-best")
+        finished = result(system, seed, None, {"base": 0.31, "self": 0.35, "self2": 0.36}[system])
+        write_result(finished, run_dir / "result.json")
+        return finished, True
+
+    monkeypatch.setattr("bench.ratios.train_and_score", train_and_score)
+    lines = []
+    results = run_ratio_sweep(found, [0.1], [0], output, train_path, train_path, train_path, {}, baseline="base", log=lines.append)
+    # the chain is trained again in order, each student on its teacher's pseudo-labels
+    assert trained == [("base", "labeled.spacy"), ("self", "self"), ("self2", "self2")]
+    assert [(r.system, r.test["ents_f"]) for r in results] == [("base", 0.31), ("self", 0.35), ("self2", 0.36)]
+    assert sum("restored from results.json without its model: training it again" in line for line in lines) == 2
+    assert (output / "self_training" / "r0.1-seed0" / "self2" / "pseudo.spacy").exists()
+    assert [r["test"]["ents_f"] for r in json.loads((output / "results.json").read_text())] == [0.31, 0.35, 0.36]
 
 
 @pytest.mark.parametrize("encoder", ["cnn", "trf"])
