@@ -56,7 +56,11 @@ def run_sweep(
             write_result(r, run_dirs[name] / "result.json")
     listed = {(r.system, r.seed) for r in results}
     others = [read_result(path) for path in sorted(output.glob("runs/*/result.json"))]
-    write_reports(results + [r for r in others if (r.system, r.seed) not in listed], output, baseline)
+    everything = results + [r for r in others if (r.system, r.seed) not in listed]
+    order: Dict[str, int] = {}  # the listed systems first, then the others as found; seeds in order
+    for r in everything:
+        order.setdefault(r.system, len(order))
+    write_reports(sorted(everything, key=lambda r: (order[r.system], r.seed)), output, baseline)
     return results
 
 

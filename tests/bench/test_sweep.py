@@ -91,3 +91,20 @@ def test_a_fresh_clone_keeps_the_recorded_runs_and_their_speed(tmp_path, weibo_d
     assert read_result(output / "runs" / "b-seed0" / "result.json").words_per_second == results[1].words_per_second
     assert [r["system"] for r in json.loads((output / "results.json").read_text())] == ["a", "b", "c"]
     assert any("1 runs have no model" in line for line in lines)
+
+
+def test_a_sweep_over_one_seed_reports_every_seed_in_order(tmp_path, weibo_docs):
+    """Two sweeps over seeds 0 and 1 ran side by side: the report each rewrites lists the
+    systems as asked and their seeds in order, whichever seed this one trained."""
+    test_path = tmp_path / "test.spacy"
+    DocBin(docs=weibo_docs[1][:5]).to_disk(test_path)
+    output = tmp_path / "out"
+    output.mkdir()
+    recorded = [result(system, seed, f) for seed, system, f in [(0, "b", 0.5), (1, "b", 0.6), (0, "a", 0.4), (1, "a", 0.3)]]
+    (output / "results.json").write_text(json.dumps([asdict(r) for r in recorded]))
+    systems = {name: System(name, tmp_path / f"missing-{name}.cfg") for name in ("a", "b")}
+    run_sweep(systems, [1], output, test_path, test_path, test_path, {}, baseline="a", log=lambda _: None)
+    assert [(r["system"], r["seed"]) for r in json.loads((output / "results.json").read_text())] == [
+        ("a", 0), ("a", 1), ("b", 0), ("b", 1)
+    ]
+    assert "| a | 0,1 | 35.00 ± 7.07 |" in (output / "results.md").read_text()
