@@ -10,7 +10,7 @@ has, and sweeps over other ratios or systems (or running beside it) add rows.
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
@@ -19,7 +19,7 @@ from spacy_lowner.sampling import sample_labeled, write_split
 
 from .cost import cost_table
 from .plots import plot_ratios
-from .runs import RunResult, read_result, restore_recorded_runs, train_and_score
+from .runs import RunResult, in_report_order, read_result, restore_recorded_runs, train_and_score
 from .self_training import keep_teachers_result, self_training_data, written_before
 from .systems import System
 from .tables import budget_table, ratio_table
@@ -85,8 +85,7 @@ def run_ratio_sweep(
                 if not train_missing and not (run_dir / "result.json").exists():
                     log(f"{prefix}: not run yet, left out")
                     continue
-                result, trained = train_system(systems, system.name, ratio, seed, split, common, output, test_path, gpu_id, prefix, log)
-                log(f"{prefix}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}" + ("" if trained else " (done before)"))
+                trained = train_system(systems, system.name, ratio, seed, split, common, output, test_path, gpu_id, prefix, log)
                 if trained:
                     write_reports(finished_runs(output, list(systems)), output, baseline, control, title)
     results = finished_runs(output, list(systems))
@@ -106,15 +105,16 @@ def train_system(
     gpu_id: int,
     prefix: str,
     log: Callable = print,
-) -> Tuple[RunResult, bool]:
-    """Train one system's run on a split, or read its finished result. A self-training
-    system first needs its teacher's model-best; a teacher run restored from results.json
-    has none, so unless the student's training set was written before, the teacher is
-    trained again (and its own teacher before it, if need be), its new result replacing the
-    recorded one, since that is the model that teaches."""
+) -> bool:
+    """Train one system's run on a split, or read its finished result; log its test F1 and
+    say whether it is new. A self-training system first needs its teacher's model-best; a
+    teacher run restored from results.json has none, so unless the student's training set
+    was written before, the teacher is trained again (and its own teacher before it, if need
+    be), its new result replacing the recorded one, since that is the model that teaches."""
     system = systems[name]
     run_dir = run_folder(output, ratio, name, seed)
     settings = dict(settings)
+    stand_in = False  # the teacher's own result, written here for a teacher sure of no doc
     if system.self_training and not (run_dir / "result.json").exists():
         teacher = system.self_training.teacher
         teacher_run = run_folder(output, ratio, teacher, seed)
@@ -123,15 +123,19 @@ def train_system(
         if restored and not written_before(folder):
             log(f"{prefix}: {teacher}'s run was restored from results.json without its model: training it again")
             (teacher_run / "result.json").unlink()
-            result, _ = train_system(systems, teacher, ratio, seed, split, settings, output, test_path, gpu_id, f"{prefix} <- {teacher}", log)
-            log(f"{prefix} <- {teacher}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}")
+            train_system(systems, teacher, ratio, seed, split, settings, output, test_path, gpu_id, f"{prefix} <- {teacher}", log)
         data, kept = self_training_data(system, split, teacher_run, folder, log)
         settings["paths.train"] = str(data)
         if not kept:
             log(f"{prefix}: {teacher} is sure of no unlabeled doc: its result stands")
             keep_teachers_result(name, teacher_run, run_dir)
-            return read_result(run_dir / "result.json"), True  # new here: the reports are rewritten
-    return train_and_score(name, seed, system.config_file(output), run_dir, test_path, {**settings, **system.overrides}, gpu_id, log)
+            stand_in = True
+    result, trained = train_and_score(
+        name, seed, system.config_file(output), run_dir, test_path, {**settings, **system.overrides}, gpu_id, log
+    )
+    trained = trained or stand_in  # new in this sweep either way: the reports are rewritten
+    log(f"{prefix}: test F1 {100 * result.test.get('ents_f', 0.0):.2f}" + ("" if trained else " (done before)"))
+    return trained
 
 
 def run_folder(output: Path, ratio: float, system: str, seed: int) -> Path:
@@ -146,8 +150,7 @@ def finished_runs(output: Path, systems: Sequence[str]) -> List[RunResult]:
         result = read_result(result_file)
         result.ratio = float(result_file.parent.parent.name[1:])  # runs/r{ratio}/{system}-seed{seed}
         results.append(result)
-    order = {name: i for i, name in enumerate(systems)}
-    return sorted(results, key=lambda r: (order.get(r.system, len(order)), r.system, r.ratio, r.seed))
+    return in_report_order(results, systems)
 
 
 def write_reports(

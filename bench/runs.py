@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.tokens import DocBin
@@ -128,6 +128,13 @@ def _result_from_dict(data: Dict) -> RunResult:
 
 def read_result(path: Path) -> RunResult:
     return _result_from_dict(json.loads(path.read_text()))
+
+
+def in_report_order(results: List[RunResult], systems: Sequence[str]) -> List[RunResult]:
+    """The given systems first, in their order, then the others by name; each system's runs
+    by ratio and seed."""
+    order = {name: i for i, name in enumerate(systems)}
+    return sorted(results, key=lambda r: (order.get(r.system, len(order)), r.system, r.ratio or 0.0, r.seed))
 
 
 def restore_recorded_runs(output: Path, run_dir: Callable[[RunResult], Path], log: Callable = print) -> int:

@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
-from .runs import RunResult, read_result, restore_recorded_runs, train_and_score, write_result
+from .runs import RunResult, in_report_order, read_result, restore_recorded_runs, train_and_score, write_result
 from .speed import measure_speed
 from .systems import System
 from .tables import benchmark_table
@@ -57,10 +57,7 @@ def run_sweep(
     listed = {(r.system, r.seed) for r in results}
     others = [read_result(path) for path in sorted(output.glob("runs/*/result.json"))]
     everything = results + [r for r in others if (r.system, r.seed) not in listed]
-    order: Dict[str, int] = {}  # the listed systems first, then the others as found; seeds in order
-    for r in everything:
-        order.setdefault(r.system, len(order))
-    write_reports(sorted(everything, key=lambda r: (order[r.system], r.seed)), output, baseline)
+    write_reports(in_report_order(everything, list(systems)), output, baseline)
     return results
 
 
