@@ -93,7 +93,7 @@ def benchmark_command(
 ) -> None:
     """Train each system with each seed (model chosen on dev), score it on test, measure the inference speed of all models in one process, and write a table of mean ± std with paired differences from the baseline.
 
-    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. The reports keep every run finished in OUTPUT, the systems not listed too.
+    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. The reports, rewritten after each run, keep every run finished in OUTPUT, the systems not listed too.
     """
     systems, overrides = _parse(system, sets, override, baseline)
     seed_list = _numbers(seeds, int, "--seeds")

@@ -8,6 +8,8 @@ from typing import Callable, Dict
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config, minibatch, registry
 
+from spacy_lowner.outputs import write_files
+
 from .systems import System, parse_value
 
 
@@ -63,7 +65,7 @@ def save_training_cost(
         "split": split, "batches": batches, "batch_size": batch_size, "baseline": baseline,
         "systems": {name: {"seconds_per_update": s, "ratio": s / seconds[baseline]} for name, s in seconds.items()},
     }
-    (output / "cost.json").write_text(json.dumps(cost, indent=2))
+    write_files({output / "cost.json": json.dumps(cost, indent=2).encode("utf8")})
     return cost
 
 

@@ -8,7 +8,6 @@ from all the runs finished in the output folder, so a sweep cut short still repo
 has, and sweeps over other ratios or systems (or running beside it) add rows.
 """
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -19,7 +18,7 @@ from spacy_lowner.sampling import sample_labeled, write_split
 
 from .cost import cost_table
 from .plots import plot_ratios
-from .runs import RunResult, in_report_order, read_result, restore_recorded_runs, train_and_score
+from .runs import RunResult, in_report_order, read_result, restore_recorded_runs, train_and_score, write_record
 from .self_training import keep_teachers_result, self_training_data, written_before
 from .systems import System
 from .tables import budget_table, ratio_table
@@ -158,8 +157,6 @@ def write_reports(
 ) -> None:
     """results.json, results.md (entity F1, token macro F1, where the best checkpoints were,
     and the training cost measured before, if any) and the plot."""
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     sections = [
         "Test entity F1 (%): mean ± std over seeds; differences are paired over seeds: mean [95% t-interval] wins/losses.",
         ratio_table(results, baseline, control),
@@ -171,5 +168,5 @@ def write_reports(
     cost_file = output / "cost.json"
     if cost_file.exists():
         sections.append(cost_table(json.loads(cost_file.read_text())).rstrip("\n"))
-    (output / "results.md").write_text("\n\n".join(sections) + "\n")
+    write_record(results, "\n\n".join(sections) + "\n", output)
     plot_ratios(results, output / "f1_by_ratio.png", title)

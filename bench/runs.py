@@ -15,6 +15,7 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
+from spacy_lowner.outputs import write_files
 from spacy_lowner.scoring import score_entities, score_tokens
 
 # spaCy's console table rows: epoch, step, the losses, the scores, and the weighted score last.
@@ -117,8 +118,18 @@ def train_and_score(
 
 
 def write_result(result: RunResult, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(result), indent=2))
+    write_files({path: _json_bytes(asdict(result))})
+
+
+def write_record(results: Sequence[RunResult], markdown: str, output: Path) -> None:
+    """A report's results.json and results.md, both or neither, each by one rename: a sweep
+    stopped while writing, or a second sweep writing the same report, never leaves a
+    truncated record (results.json is all a fresh clone keeps of the runs)."""
+    write_files({output / "results.json": _json_bytes([asdict(r) for r in results]), output / "results.md": markdown.encode("utf8")})
+
+
+def _json_bytes(data) -> bytes:
+    return json.dumps(data, indent=2).encode("utf8")
 
 
 def _result_from_dict(data: Dict) -> RunResult:

@@ -1,14 +1,12 @@
 """The full-data benchmark: every system trained with every seed on the same splits, scored
 on test, and timed at inference in one process."""
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
-from .runs import RunResult, in_report_order, read_result, restore_recorded_runs, train_and_score, write_result
+from .runs import RunResult, in_report_order, read_result, restore_recorded_runs, train_and_score, write_record, write_result
 from .speed import measure_speed
 from .systems import System
 from .tables import benchmark_table
@@ -42,6 +40,10 @@ def run_sweep(
         )
         log(f"{prefix}: test F1 {100 * (result.test.get('ents_f') or 0):.2f}" + ("" if trained else " (done before)"))
         results.append(result)
+        if trained:
+            # results.json is all that a fresh clone keeps of a run (runs/ is not committed):
+            # written after each new run, a sweep stopped midway loses none of those it finished
+            write_reports(finished_runs(output, list(systems)), output, baseline)
     run_dirs = {f"{r.system}-seed{r.seed}": _run_folder(output, r.system, r.seed) for r in results}
     models = {name: run_dir / "model-best" for name, run_dir in run_dirs.items() if (run_dir / "model-best").is_dir()}
     if len(models) < len(results):
@@ -54,11 +56,14 @@ def run_sweep(
         if name in speeds:
             r.words_per_second = speeds[name]
             write_result(r, run_dirs[name] / "result.json")
-    listed = {(r.system, r.seed) for r in results}
-    others = [read_result(path) for path in sorted(output.glob("runs/*/result.json"))]
-    everything = results + [r for r in others if (r.system, r.seed) not in listed]
-    write_reports(in_report_order(everything, list(systems)), output, baseline)
+    write_reports(finished_runs(output, list(systems)), output, baseline)
     return results
+
+
+def finished_runs(output: Path, systems: Sequence[str]) -> List[RunResult]:
+    """Every run finished under output/runs, whichever sweep trained it; the given systems
+    first, in their order."""
+    return in_report_order([read_result(path) for path in output.glob("runs/*/result.json")], systems)
 
 
 def _run_folder(output: Path, system: str, seed: int) -> Path:
@@ -67,6 +72,4 @@ def _run_folder(output: Path, system: str, seed: int) -> Path:
 
 def write_reports(results: List[RunResult], output: Path, baseline: Optional[str] = None) -> None:
     """results.json and results.md (the benchmark table) in output."""
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-    (output / "results.md").write_text(benchmark_table(results, baseline) + "\n")
+    write_record(results, benchmark_table(results, baseline) + "\n", output)

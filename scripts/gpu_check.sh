@@ -12,6 +12,9 @@
 #   chars-6l       the same runs for the 6-layer default as it is and with a piece per CJK
 #                  character (`encoder single-chars`), seeds 0-4, 10 at a time; unpack runs.tgz
 #                  into reports/encoder_floor_chars_gpu/
+#   mix-12l        the same runs for the 12-layer encoder with the learned layer mix (`encoder
+#                  mix`) against the 6-layer default, seeds 0-2, 6 at a time; unpack runs.tgz into
+#                  reports/encoder_floor_mix_gpu/
 #   ratios-6l      `python -m bench ratios` on the 6-layer default, one process per split (the
 #                  splits of every ratio benchmark): supervised at 0.01/0.05/0.1 and self-training
 #                  from it at 0.05/0.1, seeds 0-4, all at once; unpack runs.tgz into
@@ -53,7 +56,7 @@ export start budget out
 
 corpus=$gpu/corpus/weibo
 case $jobset in
-encoder-floor | chars-6l)
+encoder-floor | chars-6l | mix-12l)
     # One benchmark run: train on the GPU, score model-best on test there (bench.runs).
     cat >/tmp/gpu_job.py <<'EOF'
 import sys
@@ -78,6 +81,11 @@ EOF
         python3 -c 'import sys; from spacy_lowner.encoders.single_characters import make_single_character_folder as m; m(*sys.argv[1:])' \
             $gpu/me5-zh-6l $gpu/me5-zh-6l-chars || exit 1
         systems=("$trf6" "trf6_chars=configs/weibo_trf.cfg trf6_chars:paths.encoder=$gpu/me5-zh-6l-chars")
+    elif [ "$jobset" = mix-12l ]; then
+        runs=$gpu/encoder_floor_mix_gpu seeds="0 1 2" parallel=6
+        python3 -c 'import sys; from spacy_lowner.encoders.layer_mix import make_layer_mix_folder as m; m(*sys.argv[1:])' \
+            $gpu/me5-zh-12l $gpu/me5-zh-12l-mix || exit 1
+        systems=("$trf6" "trf12_mix=configs/weibo_trf.cfg trf12_mix:paths.encoder=$gpu/me5-zh-12l-mix")
     else
         runs=$gpu/encoder_floor_gpu seeds="0 1 2" parallel=6
         systems=(
@@ -122,7 +130,7 @@ ratios-6l)
     runs_extra="splits self_training"
     ;;
 *)
-    echo "unknown job set $jobset: encoder-floor, chars-6l or ratios-6l"
+    echo "unknown job set $jobset: encoder-floor, chars-6l, mix-12l or ratios-6l"
     exit 2
     ;;
 esac

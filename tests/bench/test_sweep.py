@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from bench.runs import RunResult, read_result
+from bench.runs import RunResult, read_result, write_result
 from bench.sweep import run_sweep
 from bench.systems import System
 from bench.tables import benchmark_table
@@ -108,3 +108,25 @@ def test_a_sweep_over_one_seed_reports_every_seed_in_order(tmp_path, weibo_docs)
         ("a", 0), ("a", 1), ("b", 0), ("b", 1)
     ]
     assert "| a | 0,1 | 35.00 ± 7.07 |" in (output / "results.md").read_text()
+
+
+def test_a_sweep_stopped_midway_keeps_the_runs_it_finished_in_results_json(tmp_path, monkeypatch):
+    """runs/ is not committed: a run finished before the sweep was stopped must already be in
+    results.json, beside the runs that were recorded there before."""
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "results.json").write_text(json.dumps([asdict(result("c", 0, 0.6))]))
+
+    def train_and_score(system, seed, config, run_dir, test_path, overrides, gpu_id, log):
+        if system == "b":
+            raise KeyboardInterrupt  # the user stops the sweep during b's run
+        finished = result(system, seed, 0.5)
+        write_result(finished, run_dir / "result.json")
+        return finished, True
+
+    monkeypatch.setattr("bench.sweep.train_and_score", train_and_score)
+    systems = {name: System(name, tmp_path / f"missing-{name}.cfg") for name in ("a", "b")}
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(systems, [0], output, tmp_path, tmp_path, tmp_path, {}, baseline="a", log=lambda _: None)
+    assert [r["system"] for r in json.loads((output / "results.json").read_text())] == ["a", "c"]
+    assert "| a | 0 | 50.00 |" in (output / "results.md").read_text()
