@@ -68,6 +68,8 @@ def mix_command(
     source: Path = typer.Argument(..., help="A BERT-type encoder folder (e.g. one `encoder build` wrote).", exists=True, file_okay=False),
     output: Path = typer.Argument(..., help="The new folder: give it as paths.encoder."),
     rate: float = typer.Option(10.0, help="The mixing weights move at this multiple of the transformer's learning rate."),
+    first: int = typer.Option(0, help="The first hidden state mixed: 0 the embeddings, 1 the first layer (layers 1..N only)."),
+    start: str = typer.Option("mean", help="Where the mix starts: mean (equal weights) or last (the last layer holds 90%, as the plain encoder)."),
 ) -> None:
     """Copy an encoder folder so that its output is a learned mix of all its layers (ELMo's scalar mix, starting as their mean) instead of the last layer alone.
 
@@ -76,7 +78,7 @@ def mix_command(
     from ..encoders.layer_mix import make_layer_mix_folder
 
     try:
-        make_layer_mix_folder(source, output, rate=rate)
+        make_layer_mix_folder(source, output, rate=rate, first=first, start=start)
     except (ValueError, OSError) as err:
         fail(str(err))
     say("good", f"Encoder with a layer mix: {output}")

@@ -37,14 +37,15 @@ def test_a_cut_folder_is_the_folder_built_with_fewer_layers(two_layers, tiny_enc
     assert build_encoder("me5", cut, layers=1, corpora=[tiny_encoder.parent / "weibo-train-60.txt"]) == cut
 
 
-def test_a_layer_mix_loses_the_weights_of_the_layers_cut(two_layers, tmp_path):
-    mix = make_layer_mix_folder(two_layers, tmp_path / "mix")
+@pytest.mark.parametrize("first,logits,kept", [(0, [0.1, 0.2, 0.3], [0.1, 0.2]), (1, [0.2, 0.3], [0.2])])
+def test_a_layer_mix_loses_the_weights_of_the_layers_cut(two_layers, tmp_path, first, logits, kept):
+    mix = make_layer_mix_folder(two_layers, tmp_path / "mix", first=first)
     weights = load_file(str(mix / "model.safetensors"))
-    weights["layer_logits"] = torch.tensor([0.1, 0.2, 0.3])
+    weights["layer_logits"] = torch.tensor(logits)
     weights["layer_scale"] = torch.tensor([2.0])
     save_file(weights, str(mix / "model.safetensors"), metadata={"format": "pt"})
     model = AutoModel.from_pretrained(str(cut_encoder(mix, tmp_path / "cut", layers=1)))
-    torch.testing.assert_close(model.layer_logits.detach(), torch.tensor([0.1, 0.2]))
+    torch.testing.assert_close(model.layer_logits.detach(), torch.tensor(kept))
     assert float(model.layer_scale.detach()) == 2.0
 
 

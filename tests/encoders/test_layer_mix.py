@@ -27,6 +27,34 @@ def test_the_mix_starts_as_the_mean_of_all_layers(tiny_encoder, mixed_encoder):
         torch.testing.assert_close(mixed(**batch).last_hidden_state, (hidden[0] + hidden[1]) / 2)
 
 
+@pytest.mark.parametrize(
+    "first,start,expected",
+    [(1, "mean", lambda h: h[1]), (0, "last", lambda h: 0.1 * h[0] + 0.9 * h[1]), (1, "last", lambda h: h[1])],
+)
+def test_the_mix_leaves_out_the_embeddings_or_starts_from_the_last_layer(tiny_encoder, tmp_path, first, start, expected):
+    mixed = AutoModel.from_pretrained(str(make_layer_mix_folder(tiny_encoder, tmp_path / "mix", first=first, start=start)))
+    plain = AutoModel.from_pretrained(str(tiny_encoder))
+    assert mixed.layer_weights().shape == (2 - first,)
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_encoder))
+    batch = tokenizer(["我们在北京见到了周杰伦"], return_tensors="pt")
+    plain.eval(), mixed.eval()
+    with torch.no_grad():
+        hidden = plain(**batch, output_hidden_states=True).hidden_states
+        torch.testing.assert_close(mixed(**batch).last_hidden_state, expected(hidden))
+
+
+def test_a_mix_folder_with_other_settings_or_bad_settings_is_refused(tiny_encoder, mixed_encoder, tmp_path):
+    with pytest.raises(FileExistsError, match="other settings"):
+        make_layer_mix_folder(tiny_encoder, mixed_encoder, start="last")
+    with pytest.raises(ValueError, match="embeddings .0. or the first layer .1."):
+        make_layer_mix_folder(tiny_encoder, tmp_path / "mix", first=2)
+    with pytest.raises(ValueError, match="mean, last"):
+        make_layer_mix_folder(tiny_encoder, tmp_path / "mix", start="first")
+    with pytest.raises(ValueError, match="mixes from hidden state 0"):
+        make_layer_mix_folder(mixed_encoder, tmp_path / "mix", first=1)
+    assert not (tmp_path / "mix").exists()
+
+
 def test_the_mix_weights_learn_and_sum_to_one(mixed_encoder):
     model = AutoModel.from_pretrained(str(mixed_encoder))
     tokenizer = AutoTokenizer.from_pretrained(str(mixed_encoder))
