@@ -12,9 +12,10 @@
 #   chars-6l       the same runs for the 6-layer default as it is and with a piece per CJK
 #                  character (`encoder single-chars`), seeds 0-4, 10 at a time; unpack runs.tgz
 #                  into reports/encoder_floor_chars_gpu/
-#   mix-12l        the same runs for the 12-layer encoder with the learned layer mix (`encoder
-#                  mix`) against the 6-layer default, seeds 0-2, 6 at a time; unpack runs.tgz into
-#                  reports/encoder_floor_mix_gpu/
+#   mix-12l        the same runs for the 12-layer encoder with the learned layer mix started from
+#                  the last layer (`encoder mix --start last`, the start that scored best at 2
+#                  layers) against the 6-layer default, seeds 0-2, 6 at a time; unpack runs.tgz
+#                  into reports/encoder_floor_mix_gpu/
 #   ratios-6l      `python -m bench ratios` on the 6-layer default, one process per split (the
 #                  splits of every ratio benchmark): supervised at 0.01/0.05/0.1 and self-training
 #                  from it at 0.05/0.1, seeds 0-4, all at once; unpack runs.tgz into
@@ -83,9 +84,9 @@ EOF
         systems=("$trf6" "trf6_chars=configs/weibo_trf.cfg trf6_chars:paths.encoder=$gpu/me5-zh-6l-chars")
     elif [ "$jobset" = mix-12l ]; then
         runs=$gpu/encoder_floor_mix_gpu seeds="0 1 2" parallel=6
-        python3 -c 'import sys; from spacy_lowner.encoders.layer_mix import make_layer_mix_folder as m; m(*sys.argv[1:])' \
-            $gpu/me5-zh-12l $gpu/me5-zh-12l-mix || exit 1
-        systems=("$trf6" "trf12_mix=configs/weibo_trf.cfg trf12_mix:paths.encoder=$gpu/me5-zh-12l-mix")
+        python3 -c 'import sys; from spacy_lowner.encoders.layer_mix import make_layer_mix_folder as m; m(*sys.argv[1:], start="last")' \
+            $gpu/me5-zh-12l $gpu/me5-zh-12l-mix-last || exit 1
+        systems=("$trf6" "trf12_mix_last=configs/weibo_trf.cfg trf12_mix_last:paths.encoder=$gpu/me5-zh-12l-mix-last")
     else
         runs=$gpu/encoder_floor_gpu seeds="0 1 2" parallel=6
         systems=(
