@@ -43,8 +43,8 @@ def cut_encoder(source: Path, output: Path, layers: int) -> Path:
         layer = LAYER.search(name)
         if layer and int(layer.group(1)) >= layers:
             continue
-        if name.endswith("layer_logits"):  # the layer mix: one weight per mixed state (embeddings, layers)
-            tensor = tensor[: layers + 1 - config.get("layer_mix_first", 0)].clone()
+        if name.endswith("layer_logits"):  # the layer mix: one weight per mixed state, the top ones go
+            tensor = tensor[: len(tensor) - (depth - layers)].clone()
         kept[name] = tensor
     config["num_hidden_layers"] = layers
     with edited_copy(source, output) as folder:

@@ -123,9 +123,10 @@ def make_layer_mix_folder(source: Path, output: Path, rate: float = 10.0, first:
     config = json.loads((source / "config.json").read_text(encoding="utf8"))
     if config.get("model_type") not in ("bert", MODEL_TYPE):
         raise ValueError(f"{source} holds a {config.get('model_type')!r} model; the layer mix needs a BERT-type encoder")
-    if config.get("model_type") == MODEL_TYPE and config.get("layer_mix_first", 0) != first:
+    mixed_before = _mix_settings(source)
+    if mixed_before and mixed_before["layer_mix_first"] != first:
         # its trained mixing weights are one per state it mixes
-        raise ValueError(f"{source} mixes from hidden state {config.get('layer_mix_first', 0)}; start from the plain encoder")
+        raise ValueError(f"{source} mixes from hidden state {mixed_before['layer_mix_first']}; start from the plain encoder")
     config.update(model_type=MODEL_TYPE, architectures=[LayerMixBertModel.__name__], **settings)
     with edited_copy(source, output) as folder:
         write_json(folder / "config.json", config)
