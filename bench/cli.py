@@ -12,6 +12,7 @@ from wasabi import msg
 from spacy_lowner.cli import fail
 from spacy_lowner.sampling import CoverTooLargeError
 
+from .checkpoints import checkpoint_table, score_last_checkpoints
 from .cost import cost_table, measure_training_cost, save_training_cost
 from .gradients import gradient_table, term_gradients
 from .ratios import finished_runs, make_split, run_ratio_sweep, write_reports
@@ -180,6 +181,24 @@ def ratios_command(
         cost = save_training_cost(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE)
         write_reports(finished_runs(output, list(systems)), output, baseline or None, control or None, title)
         print(cost_table(cost))
+
+
+@app.command("checkpoints")
+def checkpoints_command(
+    output: Path = typer.Argument(..., help="A benchmark folder: its runs/NAME-seedK hold result.json, model-best and model-last.", exists=True, file_okay=False),
+    test: Path = TEST_OPTION,
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Score model-last of each finished run on test beside model-best, the checkpoint dev picked, and write the paired difference per system and over all runs (checkpoints.json, checkpoints.md): on a small dev set, does choosing on dev help on test?
+
+    Runs scored before (OUTPUT/checkpoints.json) are kept; runs without model-last (restored from results.json on a fresh clone, or trained elsewhere) are skipped.
+    """
+    _use_threads(threads)
+    rows = score_last_checkpoints(output, test, log=msg.text)
+    if not rows:
+        fail(f"No run under {output / 'runs'} has both result.json and model-last: nothing to compare")
+    msg.good(f"Wrote {output / 'checkpoints.json'} and {output / 'checkpoints.md'}")
+    print(checkpoint_table(rows))
 
 
 @app.command("cost")
