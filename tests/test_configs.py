@@ -37,7 +37,7 @@ def sweep_commands():
     for command in project["commands"]:
         for line in command.get("script", []):
             args = shlex.split(line)
-            if args[:3] != ["python", "-m", "bench"]:
+            if args[:3] != ["python", "-m", "bench"] or args[3] == "checkpoints":  # scores finished runs: no config
                 continue
             options = lambda flag: [args[i + 1] for i, arg in enumerate(args) if arg == flag]  # noqa: E731
             configs = {"run": args[4]} if args[3] == "gradients" else dict(spec.split("=", 1) for spec in options("-s"))
