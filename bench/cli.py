@@ -185,7 +185,7 @@ def ratios_command(
 
 @app.command("checkpoints")
 def checkpoints_command(
-    output: Path = typer.Argument(..., help="A benchmark folder: its runs/NAME-seedK hold result.json, model-best and model-last.", exists=True, file_okay=False),
+    output: Path = typer.Argument(..., help="A benchmark or ratio-sweep folder: each run under its runs/ holds result.json, model-best and model-last.", exists=True, file_okay=False),
     test: Path = TEST_OPTION,
     threads: int = THREADS_OPTION,
 ) -> None:
