@@ -4,7 +4,7 @@ luck, so whether choosing on dev helps on test is a question the runs can answer
 import json
 import statistics
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 from spacy_lowner.outputs import write_files
 
@@ -24,18 +24,16 @@ def score_last_checkpoints(output: Path, test_path: Path, log: Callable = print)
     without_model = 0
     for result_file in sorted(output.glob("runs/**/result.json")):
         result = read_result(result_file)
-        key = (result.system, result.ratio, result.seed)
-        last = result_file.parent / "model-last"
-        if key in rows:
+        run = {"system": result.system, "ratio": result.ratio, "seed": result.seed}
+        if _run_key(run) in rows:
             continue
+        last = result_file.parent / "model-last"
         if not last.is_dir():
             without_model += 1
             continue
-        log(f"{_group(result.system, result.ratio)} seed {result.seed}: scoring model-last")
-        rows[key] = {
-            "system": result.system,
-            "ratio": result.ratio,
-            "seed": result.seed,
+        log(f"{_group(run)} seed {result.seed}: scoring model-last")
+        rows[_run_key(run)] = {
+            **run,
             "best": result.test.get("ents_f") or 0.0,
             "last": evaluate_model(last, test_path).get("ents_f") or 0.0,
             "best_step": result.best_step,
@@ -57,8 +55,8 @@ def _run_order(row: Dict):
     return row["system"], row.get("ratio") or 0.0, row["seed"]
 
 
-def _group(system: str, ratio: Optional[float]) -> str:
-    return system if ratio is None else f"{system} at {ratio}"
+def _group(row: Dict) -> str:
+    return row["system"] if row.get("ratio") is None else f"{row['system']} at {row['ratio']}"
 
 
 def _write(rows: List[Dict], output: Path) -> None:
@@ -74,11 +72,12 @@ def checkpoint_table(rows: List[Dict]) -> str:
     and of the last one, and their paired difference (last − dev-picked)."""
     header = "| system | runs | best dev step (median) | test F1, dev-picked | test F1, last | last − dev-picked [95% CI] w/l |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    names = list(dict.fromkeys(_group(r["system"], r.get("ratio")) for r in rows))
-    groups = [(name, [r for r in rows if _group(r["system"], r.get("ratio")) == name]) for name in names]
+    groups: Dict[str, List[Dict]] = {}
+    for row in rows:
+        groups.setdefault(_group(row), []).append(row)
     if len(groups) > 1:
-        groups.append(("all runs", rows))
-    for name, runs in groups:
+        groups["all runs"] = rows
+    for name, runs in groups.items():
         # keyed by run, not seed: over all runs one seed stands for several pairs
         difference = paired_difference(
             {i: r["last"] for i, r in enumerate(runs)}, {i: r["best"] for i, r in enumerate(runs)}
