@@ -30,29 +30,29 @@ setup(
     },
     entry_points={
         "spacy_factories": [
-            "lowner_ner = spacy_lowner.pipe:make_lowner_ner",
+            "lowner_ner = spacy_lowner.component.pipe:make_lowner_ner",
         ],
         "spacy_architectures": [
-            "spacy_lowner.TokenTagger.v1 = spacy_lowner.architectures:build_token_tagger",
-            "spacy_lowner.TokenTagger.v2 = spacy_lowner.architectures:build_token_tagger_v2",
-            "spacy_lowner.WithWordBoundaries.v1 = spacy_lowner.word_boundaries:with_word_boundaries",
+            "spacy_lowner.TokenTagger.v1 = spacy_lowner.model.architectures:build_token_tagger",
+            "spacy_lowner.TokenTagger.v2 = spacy_lowner.model.architectures:build_token_tagger_v2",
+            "spacy_lowner.WithWordBoundaries.v1 = spacy_lowner.layers.word_boundaries:with_word_boundaries",
         ],
         "spacy_scorers": [
-            "spacy_lowner.entity_scorer.v1 = spacy_lowner.scoring:make_entity_scorer",
+            "spacy_lowner.entity_scorer.v1 = spacy_lowner.model.scoring:make_entity_scorer",
         ],
         "spacy_readers": [
-            "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.corpora.readers:create_tagged_corpus",
-            "spacy_lowner.MixedCorpus.v1 = spacy_lowner.corpora.readers:create_mixed_corpus",
+            "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.training.readers:create_tagged_corpus",
+            "spacy_lowner.MixedCorpus.v1 = spacy_lowner.training.readers:create_mixed_corpus",
         ],
         "spacy_batchers": [
-            "spacy_lowner.labeled_share.v1 = spacy_lowner.batchers:configure_labeled_share",
+            "spacy_lowner.labeled_share.v1 = spacy_lowner.training.batchers:configure_labeled_share",
         ],
         "thinc_optimizers": [
-            "spacy_lowner.layerwise_adam.v1 = spacy_lowner.optimizers:layerwise_adam",
+            "spacy_lowner.layerwise_adam.v1 = spacy_lowner.training.optimizers:layerwise_adam",
         ],
         "spacy_callbacks": [
             "spacy_lowner.check_encoders.v1 = spacy_lowner.encoders.availability:make_check_encoders",
-            "spacy_lowner.average_torch_weights.v1 = spacy_lowner.averaging:make_average_torch_weights",
+            "spacy_lowner.average_torch_weights.v1 = spacy_lowner.training.averaging:make_average_torch_weights",
         ],
         "console_scripts": [
             "spacy-lowner = spacy_lowner.cli:app",

@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 from typing import Callable, Dict, List
 
-from spacy_lowner.outputs import write_files
+from spacy_lowner.tools.outputs import write_files
 
 from .runs import evaluate_model, read_result
 from .stats import mean_std, paired_difference

@@ -10,7 +10,7 @@ import typer
 from wasabi import msg
 
 from spacy_lowner.cli import fail
-from spacy_lowner.sampling import CoverTooLargeError
+from spacy_lowner.training.sampling import CoverTooLargeError
 
 from .checkpoints import checkpoint_table, score_last_checkpoints
 from .cost import cost_table, measure_training_cost, save_training_cost

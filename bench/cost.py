@@ -8,7 +8,7 @@ from typing import Callable, Dict
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config, minibatch, registry
 
-from spacy_lowner.outputs import write_files
+from spacy_lowner.tools.outputs import write_files
 
 from .systems import System, parse_value
 

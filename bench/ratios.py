@@ -1,6 +1,6 @@
 """The labeled-ratio benchmark: scores against the fraction of labeled training sentences.
 
-For each ratio and seed, one low-resource split (spacy_lowner.sampling: every entity type
+For each ratio and seed, one low-resource split (spacy_lowner.training.sampling: every entity type
 present) is drawn and shared by every system; the rest of train, plus any extra unlabeled
 text, is the unlabeled part. Each system trains on it with `spacy train` (model chosen on dev)
 and is scored on test. Runs are resumable, and the reports are rewritten after every run
@@ -14,7 +14,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
-from spacy_lowner.sampling import sample_labeled, write_split
+from spacy_lowner.training.sampling import sample_labeled, write_split
 
 from .cost import cost_table
 from .plots import plot_ratios

@@ -15,8 +15,8 @@ import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
-from spacy_lowner.outputs import write_files
-from spacy_lowner.scoring import score_entities, score_tokens
+from spacy_lowner.model.scoring import score_entities, score_tokens
+from spacy_lowner.tools.outputs import write_files
 
 # spaCy's console table rows: epoch, step, the losses, the scores, and the weighted score last.
 _TABLE_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+.*?([0-9.]+)\s*$")

@@ -7,7 +7,7 @@ from typing import Callable, Dict, Tuple
 import spacy
 from spacy.tokens import DocBin
 
-from spacy_lowner.pseudo_labels import write_self_training_data
+from spacy_lowner.training.pseudo_labels import write_self_training_data
 
 from .runs import read_result, write_result
 from .systems import System

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from spacy_lowner.compose import compose
-from spacy_lowner.outputs import write_files
-from spacy_lowner.pseudo_labels import OUTSIDE, SELECTIONS
+from spacy_lowner.tools.outputs import write_files
+from spacy_lowner.training.compose import compose
+from spacy_lowner.training.pseudo_labels import OUTSIDE, SELECTIONS
 
 
 class OptionError(ValueError):

@@ -101,7 +101,7 @@ def low_resource_docbins(tmp_path_factory, weibo_docs) -> Path:
     from spacy.tokens import DocBin
 
     from spacy_lowner.corpora.docs import tokens_only
-    from spacy_lowner.sampling import sample_labeled
+    from spacy_lowner.training.sampling import sample_labeled
 
     _, train_docs, dev_docs = weibo_docs
     split = sample_labeled(train_docs, count=20, seed=0)

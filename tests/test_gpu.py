@@ -6,7 +6,7 @@ from spacy.cli.train import train
 from spacy.tokens import DocBin
 
 from spacy_lowner.corpora.docs import tokens_only
-from spacy_lowner.sampling import sample_labeled
+from spacy_lowner.training.sampling import sample_labeled
 
 pytestmark = [
     pytest.mark.gpu,

@@ -4,8 +4,8 @@ from typing import List
 
 import typer
 
-from ..compose import ComposeError, compose
-from ..outputs import OutputError, check_outputs, write_files
+from ..tools.outputs import OutputError, check_outputs, write_files
+from ..training.compose import ComposeError, compose
 from . import app, fail, say
 
 config_app = typer.Typer(help="Training configs made of a base config and partial configs.", no_args_is_help=True)

@@ -9,9 +9,9 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from ..corpora import FORMATS, CorpusFormatError, read_docs
-from ..error_analysis import analyse
-from ..error_page import render_page
-from ..outputs import OutputError, check_outputs, write_files
+from ..tools.error_analysis import analyse
+from ..tools.error_page import render_page
+from ..tools.outputs import OutputError, check_outputs, write_files
 from . import app, fail, load_pipeline, say
 
 

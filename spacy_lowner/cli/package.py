@@ -4,7 +4,7 @@ from pathlib import Path
 import typer
 from wasabi import msg
 
-from ..packaging import PackagingError, package_pipeline
+from ..tools.packaging import PackagingError, package_pipeline
 from . import app, fail
 
 

@@ -7,9 +7,9 @@ import typer
 from spacy.tokens import DocBin
 
 from ..corpora import CorpusFormatError
-from ..corpora.readers import read_unlabeled
-from ..outputs import OutputError, check_outputs, write_files
-from ..pseudo_labels import OUTSIDE, SELECTIONS, PseudoLabelReport, pseudo_label
+from ..tools.outputs import OutputError, check_outputs, write_files
+from ..training.pseudo_labels import OUTSIDE, SELECTIONS, PseudoLabelReport, pseudo_label
+from ..training.readers import read_unlabeled
 from . import app, fail, load_pipeline, say
 
 # A progress line every this many docs.

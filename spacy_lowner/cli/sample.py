@@ -5,7 +5,7 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from ..sampling import CoverTooLargeError, sample_corpus
+from ..training.sampling import CoverTooLargeError, sample_corpus
 from . import app, fail
 
 _UNLABELED_HELP = (

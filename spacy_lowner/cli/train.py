@@ -11,9 +11,9 @@ from spacy.cli._util import parse_config_overrides
 from spacy.cli.train import train
 
 from ..corpora import CorpusFormatError
-from ..corpora.readers import read_unlabeled
-from ..outputs import OutputError, check_outputs
-from ..pseudo_labels import OUTSIDE, SELECTIONS, write_self_training_data
+from ..tools.outputs import OutputError, check_outputs
+from ..training.pseudo_labels import OUTSIDE, SELECTIONS, write_self_training_data
+from ..training.readers import read_unlabeled
 from . import app, fail, load_pipeline, say
 from .pseudo_label import SELECT_HELP, progress_printer
 

@@ -8,7 +8,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
-from ..outputs import check_file_output, check_outputs, write_files
+from ..tools.outputs import check_file_output, check_outputs, write_files
 from .cluener import DROPPED_SPANS_KEY, read_cluener
 from .columns import read_conll, read_weibo
 from .docs import make_doc

@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ..channels import doc_domain, set_domain
+from ..model.channels import doc_domain, set_domain
 
 # Prefixes that continue an open entity (BIO/BIOES I, BIOES E, BILUO L), and the
 # prefixes after which an entity is still open.
@@ -53,7 +53,7 @@ def make_doc(
 
 
 def tokens_only(doc: Doc, vocab: Optional[Vocab] = None) -> Doc:
-    """A copy of doc with its tokens, whitespace and domain (channels.py) and nothing else: no
+    """A copy of doc with its tokens, whitespace and domain (model/channels.py) and nothing else: no
     entity annotation (missing, not O), spans or other user data. It is what a model is given
     to predict on, and what an unlabeled doc must look like so that nothing in it counts as gold."""
     words = [token.text for token in doc]

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from ..outputs import check_outputs, edited_copy
+from ..tools.outputs import check_outputs, edited_copy
 from .corpus_text import read_corpus_texts
 from .folder import PROVENANCE, Log, describe_file, read_provenance, write_json
 

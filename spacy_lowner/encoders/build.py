@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from ..outputs import apply_default_mode, replace_folder
+from ..tools.outputs import apply_default_mode, replace_folder
 from .folder import PROVENANCE, Log, is_complete, read_provenance, write_json
 from .me5 import build_e5, e5_layers
 from .minilm import build_minilm, minilm_layers

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from ..optimizers import LAYER
-from ..outputs import check_outputs, edited_copy
+from ..tools.outputs import check_outputs, edited_copy
+from ..training.optimizers import LAYER
 from .folder import PROVENANCE, read_provenance, write_json
 from .layer_mix import MODEL_TYPE as LAYER_MIX_TYPE
 

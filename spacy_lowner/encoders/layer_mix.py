@@ -26,7 +26,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, BertConfig, BertModel
 from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
-from ..outputs import check_outputs, edited_copy
+from ..tools.outputs import check_outputs, edited_copy
 from .folder import write_json
 
 MODEL_TYPE = "lowner_layer_mix_bert"

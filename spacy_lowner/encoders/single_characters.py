@@ -14,7 +14,7 @@ the task has to show.
 import json
 from pathlib import Path
 
-from ..outputs import check_outputs, edited_copy
+from ..tools.outputs import check_outputs, edited_copy
 from .cjk import cjk_character_class
 from .folder import PROVENANCE, read_provenance, write_json
 

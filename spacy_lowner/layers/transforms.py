@@ -6,7 +6,7 @@ space during training; the same mapping must then serve prediction. `TokenTagger
 such transform in a slot of the head; objectives install it (`TaggerHead.install_transform`),
 and the head rebuilds it from its config when the pipeline is loaded.
 
-A doc's domain comes from `doc.user_data["lowner_domain"]` (see channels.py); a doc without one
+A doc's domain comes from `doc.user_data["lowner_domain"]` (see model/channels.py); a doc without one
 counts as `default_domain`.
 """
 from typing import Any, Dict, Optional, Sequence

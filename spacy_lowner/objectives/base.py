@@ -13,7 +13,7 @@ An objective learns its config key (`name`: its terms are reported as
 `<component>_<name>_<term>`) and the number of optimizer steps taken (`step`; with
 `context.max_steps`, the training progress). It names the channels it reads (`needs`), which
 the component checks on the training data at initialisation. It reaches the head only
-through the head's public API (layers/head.py).
+through the head's public API (model/head.py).
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, Optional, Tuple
@@ -21,9 +21,9 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 import torch
 from spacy.training import Example
 
-from ..batch import TaggerBatch
-from ..layers.head import TaggerHead
-from ..tags import TagScheme
+from ..model.batch import TaggerBatch
+from ..model.head import TaggerHead
+from ..model.tags import TagScheme
 
 
 @dataclass

@@ -10,11 +10,11 @@ from typing import Dict
 
 import torch
 
-from ..batch import TaggerBatch
-from ..layers.head import TaggerHead
 from ..layers.losses import EPSILON, doc_mean, kl_divergence
+from ..model.batch import TaggerBatch
+from ..model.head import TaggerHead
 from ..registry import lowner_objectives
-from ..schedules import linear_ramp
+from ..training.schedules import linear_ramp
 from .base import Objective
 
 

@@ -11,11 +11,11 @@ from typing import Dict, Optional
 
 import torch
 
-from ..batch import TaggerBatch
-from ..layers.head import TaggerHead
 from ..layers.losses import EPSILON, kl_divergence
+from ..model.batch import TaggerBatch
+from ..model.head import TaggerHead
 from ..registry import lowner_objectives
-from ..schedules import linear_ramp
+from ..training.schedules import linear_ramp
 from .base import Objective, ObjectiveContext
 
 

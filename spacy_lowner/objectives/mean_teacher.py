@@ -21,11 +21,11 @@ from typing import Dict, Optional
 
 import torch
 
-from ..batch import TaggerBatch
-from ..layers.head import TaggerHead
 from ..layers.losses import doc_mean, kl_divergence, squared_error
+from ..model.batch import TaggerBatch
+from ..model.head import TaggerHead
 from ..registry import lowner_objectives
-from ..schedules import sigmoid_ramp
+from ..training.schedules import sigmoid_ramp
 from .base import Objective, ObjectiveContext
 
 DIVERGENCES = ("mse", "kl")

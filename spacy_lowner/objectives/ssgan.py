@@ -28,10 +28,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..batch import TaggerBatch
 from ..errors import TrainingDivergedError
-from ..layers.head import TaggerHead
 from ..layers.losses import doc_mean
+from ..model.batch import TaggerBatch
+from ..model.head import TaggerHead
 from ..registry import lowner_objectives
 from .base import Objective, ObjectiveContext
 

@@ -3,8 +3,8 @@ from typing import Dict
 
 import torch
 
-from ..batch import TaggerBatch
-from ..layers.head import TaggerHead
+from ..model.batch import TaggerBatch
+from ..model.head import TaggerHead
 from ..registry import lowner_objectives
 from .base import Objective
 

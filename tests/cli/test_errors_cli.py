@@ -8,7 +8,7 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from spacy_lowner.cli import app
-from spacy_lowner.scoring import score_entities
+from spacy_lowner.model.scoring import score_entities
 
 
 def test_page_and_json_agree_with_the_scorer(trained_pipeline, weibo_docs, tmp_path):

@@ -158,7 +158,7 @@ def test_an_output_over_the_input_is_refused(train_path, tmp_path, labeled, unla
 
 
 def test_both_outputs_or_neither(train_path, tmp_path, monkeypatch):
-    from spacy_lowner import outputs
+    from spacy_lowner.tools import outputs
 
     labeled, unlabeled = tmp_path / "l.spacy", tmp_path / "u.spacy"
     labeled.write_bytes(b"old labeled")

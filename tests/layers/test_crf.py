@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from spacy_lowner.layers.crf import CRF, DISALLOWED_SCORE, apply_constraints, viterbi_decode
-from spacy_lowner.tags import TagScheme
+from spacy_lowner.model.tags import TagScheme
 
 # (num_tags, max_length, seed) cases small enough to enumerate every tag sequence.
 CASES = [(k, t, seed) for k in (3, 4, 5) for t in (1, 2, 3, 4) for seed in (0, 1)]

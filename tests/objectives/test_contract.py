@@ -9,8 +9,8 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 from torch import nn
 
-from spacy_lowner.batch import training_batch
-from spacy_lowner.channels import set_domain, set_teacher
+from spacy_lowner.model.batch import training_batch
+from spacy_lowner.model.channels import set_domain, set_teacher
 from spacy_lowner.objectives import Objective
 from spacy_lowner.registry import lowner_objectives
 

@@ -5,9 +5,9 @@ from typing import Dict
 
 import torch
 
-from spacy_lowner.batch import TaggerBatch
-from spacy_lowner.layers.head import TaggerHead
 from spacy_lowner.layers.losses import doc_mean
+from spacy_lowner.model.batch import TaggerBatch
+from spacy_lowner.model.head import TaggerHead
 from spacy_lowner.objectives import Objective
 from spacy_lowner.registry import lowner_objectives
 
@@ -61,7 +61,7 @@ def test_the_example_objective_trains_and_reaches_the_encoder(objective_pipeline
 def test_the_partial_composes(tmp_path):
     from pathlib import Path
 
-    from spacy_lowner.compose import compose
+    from spacy_lowner.training.compose import compose
 
     part = tmp_path / "entropy.cfg"
     part.write_text(PARTIAL, encoding="utf8")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spacy_lowner.objectives.kl_confidence import sharpened_target
-from spacy_lowner.schedules import linear_ramp
+from spacy_lowner.training.schedules import linear_ramp
 
 
 def test_sharpened_target_on_hand_made_distributions():
@@ -38,7 +38,7 @@ def test_kl_prior_is_the_kl_of_the_labeled_tag_frequencies_to_the_mean_predictio
         for tag in ner.scheme.from_biluo(eg.get_aligned_ner()):
             counts[tag] += 1
     torch.testing.assert_close(kl.prior, counts / counts.sum(), atol=1e-6, rtol=1e-4)
-    from spacy_lowner.batch import training_batch
+    from spacy_lowner.model.batch import training_batch
 
     tokvecs = ner.model.get_ref("tok2vec").predict([eg.predicted for eg in unlabeled])
     batch = training_batch(unlabeled, tokvecs, ner.scheme)
@@ -74,7 +74,7 @@ def test_kl_confidence_makes_the_unlabeled_predictions_surer(make_nlp):
         nlp.update(labeled, sgd=optimizer)
 
     def entropy():
-        from spacy_lowner.batch import training_batch
+        from spacy_lowner.model.batch import training_batch
 
         tokvecs = ner.model.get_ref("tok2vec").predict([eg.predicted for eg in unlabeled])
         batch = training_batch(unlabeled, tokvecs, ner.scheme)

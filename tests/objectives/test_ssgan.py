@@ -9,8 +9,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-from spacy_lowner.batch import training_batch
 from spacy_lowner.errors import TrainingDivergedError
+from spacy_lowner.model.batch import training_batch
 from spacy_lowner.objectives.ssgan import (
     FAKE_LOGIT,
     MAX_FAILED_GENERATOR_STEPS,

@@ -1,0 +1,381 @@
+"""The trainable NER component `lowner_ner`."""
+import warnings
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+import torch
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training.iob_utils import biluo_tags_to_spans
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, get_torch_default_device, set_dropout_rate
+from thinc.types import Floats2d, Ints1d
+
+from ..errors import ModelLoadError, TrainingDivergedError
+from ..model.architectures import head_module, predict_with_marginals
+from ..model.batch import training_batch
+from ..model.channels import missing_channel
+from ..model.head import DECODERS, TaggerHead
+from ..model.tags import SCHEMES, TagScheme
+from ..objectives import Objective
+from ..objectives.base import ObjectiveContext, term_key
+from ..registry import lowner_objectives
+from ..training.averaging import warn_if_averages_miss_torch
+
+DEFAULT_MODEL_CONFIG = """
+[model]
+@architectures = "spacy_lowner.TokenTagger.v2"
+hidden_width = 0
+dropout = 0.1
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
+
+
+@Language.factory(
+    "lowner_ner",
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "scheme": "BIO",
+        "decoder": "crf",
+        "objectives": {"supervised": {"@lowner_objectives": "supervised", "weight": 1.0}},
+        "scorer": {"@scorers": "spacy_lowner.entity_scorer.v1"},
+    },
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
+def make_lowner_ner(
+    nlp: Language,
+    name: str,
+    model: Model,
+    scheme: str,
+    decoder: str,
+    # Typed Any because confection 1.3 type-checks a dict of promises before resolving them;
+    # LowNERTagger checks that every value is an Objective.
+    objectives: Dict[str, Any],
+    scorer: Optional[Callable],
+) -> "LowNERTagger":
+    """A token-tagging NER component for low-resource training.
+
+    model: a `spacy_lowner.TokenTagger.v2` (or v1) over any tok2vec.
+    scheme: "BIO" or "BIOES", the tags derived from the entity labels.
+    decoder: "crf" (a CRF restricted to valid tag transitions) or "softmax"
+        (token scores decoded by Viterbi under the same restrictions).
+    objectives: the training objectives by name; all their losses are summed each step.
+    scorer: entity-level P/R/F, overall and per type.
+    """
+    return LowNERTagger(
+        nlp.vocab, model, name, scheme=scheme, decoder=decoder, objectives=objectives, scorer=scorer
+    )
+
+
+# Batches in a row with a non-finite loss after which training stops: one can be a fluke,
+# several mean the weights have diverged and nothing later will train.
+MAX_NON_FINITE_BATCHES = 3
+
+
+def gradient_norm(term: torch.Tensor, features: torch.Tensor) -> float:
+    """The norm of d term / d features; 0 for a term that does not reach them."""
+    (grad,) = torch.autograd.grad(term, features, retain_graph=True, allow_unused=True)
+    return 0.0 if grad is None else float(grad.norm())
+
+
+def _max_steps(nlp: Optional[Language]) -> int:
+    """[training] max_steps of the pipeline's config; 0 if there is none or it is not a number
+    (a variable spaCy has not interpolated yet)."""
+    value = nlp.config.get("training", {}).get("max_steps", 0) if nlp is not None else 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def without_edge_whitespace(spans: Iterable[Span]) -> List[Span]:
+    """The spans with whitespace tokens cut from both ends; spans of whitespace alone dropped.
+    A tagger can put a tag on a whitespace token (there is none in the training data to say
+    otherwise), and an entity "   " or " 北京" is never what a user wants."""
+    kept = []
+    for span in spans:
+        start, end, doc = span.start, span.end, span.doc
+        while start < end and doc[start].is_space:
+            start += 1
+        while end > start and doc[end - 1].is_space:
+            end -= 1
+        if start < end:
+            kept.append(span if (start, end) == (span.start, span.end) else Span(doc, start, end, span.label))
+    return kept
+
+
+class LowNERTagger(TrainablePipe):
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "lowner_ner",
+        *,
+        scheme: str = "BIO",
+        decoder: str = "crf",
+        objectives: Optional[Dict[str, Objective]] = None,
+        scorer: Optional[Callable] = None,
+    ):
+        if scheme not in SCHEMES:
+            raise ValueError(f"{name}: unknown scheme '{scheme}', use one of {SCHEMES}")
+        if decoder not in DECODERS:
+            raise ValueError(f"{name}: unknown decoder '{decoder}', use one of {DECODERS}")
+        if not objectives:
+            raise ValueError(f"{name}: configure at least one objective, e.g. 'supervised'")
+        for key, objective in objectives.items():
+            if not isinstance(objective, Objective):
+                raise ValueError(
+                    f"{name}: objectives.{key} is not an objective; give it a block with "
+                    f'@lowner_objectives = "<name>" (registered: {sorted(lowner_objectives.get_all())})'
+                )
+            objective.name = key
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.objectives = objectives
+        self.scorer = scorer
+        self.cfg: Dict = {"labels": [], "scheme": scheme, "decoder": decoder}
+        self._scheme_key: Optional[tuple] = None  # what the cached TagScheme was built from
+        self._non_finite_batches = 0  # in a row; see _skip_non_finite
+        self.step = 0  # optimizer steps taken (finish_update calls)
+        # Diagnostics: when True, update() stores in term_gradients the norm of each term's
+        # gradient at the tok2vec output (the encoder), to check which terms reach it.
+        self.measure_term_gradients = False
+        self.term_gradients: Dict[str, float] = {}
+
+    @property
+    def labels(self) -> tuple:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        return list(self.labels)
+
+    @property
+    def scheme(self) -> TagScheme:
+        # Built again only when the labels change (add_label, from_disk), not on every batch.
+        key = (self.labels, self.cfg["scheme"])
+        if self._scheme_key != key:
+            self._scheme, self._scheme_key = TagScheme(*key), key
+        return self._scheme
+
+    @property
+    def head(self) -> TaggerHead:
+        return head_module(self.model)
+
+    def add_label(self, label: str) -> int:
+        if label in self.cfg["labels"]:
+            return 0
+        self.cfg["labels"] = sorted(self.cfg["labels"] + [label])
+        return 1
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """Collect the labels (or take them from `[initialize.components.<name>.labels]`,
+        needed when the training corpus is streamed), size the head and the objectives."""
+        validate_get_examples(get_examples, "LowNERTagger.initialize")
+        if labels is None:
+            labels = sorted(
+                {ent.label_ for eg in get_examples() for ent in eg.reference.ents}
+            )
+        for label in labels:
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"{self.name}: no entity labels found in the training data; "
+                f"give them in [initialize.components.{self.name}.labels]"
+            )
+        self._check_channels(get_examples)
+        if nlp is not None:
+            _check_init_tok2vec(nlp)
+            warn_if_averages_miss_torch(nlp)
+        doc_sample = [eg.predicted for eg in islice(get_examples(), 10)]
+        self.model.initialize(X=doc_sample)
+        width = max(vectors.shape[1] for vectors in self.model.get_ref("tok2vec").predict(doc_sample))
+        head = self.head
+        head.build(n_in=int(width), scheme=self.scheme.to_dict(), decoder=self.cfg["decoder"])
+        head.to(get_torch_default_device())
+        context = ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=_max_steps(nlp))
+        for objective in self.objectives.values():
+            objective.initialize(context)
+
+    def _check_channels(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        needed = {(key, channel) for key, objective in self.objectives.items() for channel in objective.needs}
+        if not needed:
+            return
+        examples = list(get_examples())
+        for key, channel in sorted(needed):
+            problem = missing_channel(channel, examples)
+            if problem:
+                raise ValueError(f"{self.name}: objective '{key}' needs the channel '{channel}', but {problem}")
+
+    def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
+        with self._prediction_weights():
+            return self.model.predict(list(docs))
+
+    def predict_with_marginals(self, docs: Iterable[Doc]) -> Tuple[List[Ints1d], List[Floats2d]]:
+        """What `predict` gives, and from the same pass each doc's (n_tokens, n_tags)
+        probability of every tag per token, the tags in `scheme.tags` order. The docs must have
+        been through the pipeline's components before this one (a listener reads their output)."""
+        with self._prediction_weights():
+            return predict_with_marginals(self.model, list(docs))
+
+    @contextmanager
+    def _prediction_weights(self) -> Iterator[None]:
+        """Swap in the weights an objective wants prediction and saving to use (a mean
+        teacher's) for the duration, then restore the trained ones."""
+        states = [(key, o.prediction_state()) for key, o in self.objectives.items()]
+        states = [(key, state) for key, state in states if state is not None]
+        if len(states) > 1:
+            raise ValueError(f"{self.name}: objectives {[key for key, _ in states]} both give prediction weights")
+        if not states:
+            yield
+            return
+        head = self.head
+        trained = {key: value.detach().clone() for key, value in head.state_dict().items()}
+        head.load_state_dict(states[0][1], strict=False)
+        try:
+            yield
+        finally:
+            head.load_state_dict(trained)
+
+    def to_bytes(self, *, exclude=tuple()) -> bytes:
+        with self._prediction_weights():
+            return super().to_bytes(exclude=exclude)
+
+    def to_disk(self, path, *, exclude=tuple()) -> None:
+        with self._prediction_weights():
+            super().to_disk(path, exclude=exclude)
+
+    def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
+        scheme = self.scheme
+        for doc, ids in zip(docs, tag_ids):
+            doc.ents = without_edge_whitespace(biluo_tags_to_spans(doc, scheme.to_biluo(ids.tolist())))
+
+    def from_disk(self, path, *, exclude=tuple()) -> "LowNERTagger":
+        try:
+            return super().from_disk(path, exclude=exclude)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
+            raise ModelLoadError(f"{Path(path) / 'model'}: cannot load the {self.name} component: {err}") from err
+
+    def from_bytes(self, bytes_data, *, exclude=tuple()) -> "LowNERTagger":
+        try:
+            return super().from_bytes(bytes_data, exclude=exclude)
+        except (ValueError, RuntimeError, KeyError, TypeError) as err:
+            raise ModelLoadError(f"cannot load the {self.name} component from bytes: {err}") from err
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Sum every objective's loss terms into one loss, backpropagate it once through the
+        head and once through the tok2vec, then let the optimizer step."""
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "LowNERTagger.update")
+        docs = [eg.predicted for eg in examples]
+        if not any(len(doc) for doc in docs):
+            return losses
+        set_dropout_rate(self.model, drop)
+        tokvecs, backprop_tokvecs = self.model.get_ref("tok2vec").begin_update(docs)
+        batch = training_batch(examples, tokvecs, self.scheme)
+        head = self.head
+        head.train()
+        terms: Dict[str, torch.Tensor] = {}
+        for key, objective in self.objectives.items():
+            objective.step = self.step
+            for term, value in objective(batch, head).items():
+                self._add_term(terms, term_key(key, term), value)
+        if not terms:
+            return losses
+        total = torch.stack(list(terms.values())).sum()
+        if not torch.isfinite(total):
+            self._skip_non_finite(terms)
+            return losses
+        self._non_finite_batches = 0
+        if self.measure_term_gradients:
+            self.term_gradients = {key: gradient_norm(value, batch.features) for key, value in terms.items()}
+        total.backward()
+        backprop_tokvecs(batch.input_gradients())
+        for objective in self.objectives.values():
+            objective.batch_accepted()
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += float(total.detach())
+        reported = {key: float(value.detach()) for key, value in terms.items()}
+        for key, objective in self.objectives.items():
+            for term, value in objective.report().items():
+                self._add_term(reported, term_key(key, term), value)
+        for key, value in reported.items():
+            losses[f"{self.name}_{key}"] = losses.get(f"{self.name}_{key}", 0.0) + value
+        return losses
+
+    def _add_term(self, terms: Dict[str, Any], key: str, value: Any) -> None:
+        if key in terms:
+            raise ValueError(
+                f"{self.name}: two objectives report a term named '{key}'; rename one of their "
+                "config keys (the term names are <key>_<term>)"
+            )
+        terms[key] = value
+
+    def _skip_non_finite(self, terms: Dict[str, torch.Tensor]) -> None:
+        """Skip a batch whose loss is NaN or infinite; stop training when it happens again and
+        again (the weights have diverged, and every later batch would be skipped too)."""
+        self._non_finite_batches += 1
+        values = ", ".join(f"{key} {float(value.detach()):.3g}" for key, value in terms.items())
+        if self._non_finite_batches >= MAX_NON_FINITE_BATCHES:
+            raise TrainingDivergedError(
+                f"{self.name}: training diverged: {self._non_finite_batches} batches in a row had a "
+                f"non-finite loss ({values}). Lower the learning rate ([training.optimizer]) and train again."
+            )
+        warnings.warn(f"{self.name}: skipped a batch with a non-finite loss ({values})")
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Step the weights, check them, then let the objectives act on the new weights (side
+        optimizers, teachers)."""
+        super().finish_update(sgd)
+        self.step += 1
+        head = self.head
+        broken = [name for name, param in head.named_parameters() if not bool(torch.isfinite(param).all())]
+        if broken:
+            raise TrainingDivergedError(
+                f"{self.name}: training diverged: the optimizer step made {', '.join(broken)} non-finite. "
+                "Lower the learning rate ([training.optimizer]) and train again."
+            )
+        for objective in self.objectives.values():
+            objective.after_step()
+
+
+def _check_init_tok2vec(nlp: Language) -> None:
+    """spaCy loads `[initialize] init_tok2vec` only when the config has a [pretraining] block
+    (it says where the weights go) and ignores it without a word otherwise: a run that was
+    meant to start from pretrained weights would silently start from random ones."""
+    config = nlp.config.interpolate()
+    if config["initialize"].get("init_tok2vec") and not config.get("pretraining"):
+        raise ValueError(
+            f"[initialize] init_tok2vec is {config['initialize']['init_tok2vec']}, but the config has no "
+            "[pretraining] block, so spaCy would not load the weights; train with the config you "
+            "pretrained with (e.g. configs/weibo_cnn_pretrain.cfg) or compose configs/parts/pretrain_cnn.cfg into it"
+        )

@@ -1,0 +1,220 @@
+"""Training corpora for spaCy configs: `spacy_lowner.TaggedCorpus.v1` reads the original
+files, `spacy_lowner.MixedCorpus.v1` mixes a labeled DocBin with unlabeled text."""
+import random
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Union
+
+from confection import ConfigValidationError
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.training import Example
+from spacy.util import registry
+from spacy.vocab import Vocab
+
+from ..corpora.convert import FORMATS, read_docs
+from ..corpora.docs import tokens_only
+from ..corpora.errors import read_lines
+from ..corpora.text import read_jsonl, read_text
+from ..model.channels import set_domain
+
+# The unlabeled inputs MixedCorpus reads (and `python -m spacy_lowner sample` writes).
+UNLABELED_SUFFIXES = (".spacy", ".txt", ".jsonl")
+
+
+@registry.readers("spacy_lowner.TaggedCorpus.v1")
+def create_tagged_corpus(
+    path: Path, format: str, lang: str = "", nam_only: bool = False, limit: int = 0, domain: str = ""
+) -> Callable[[Language], Iterable[Example]]:
+    """Read a weibo/conll/cluener/text/jsonl file (see corpora.convert.read_docs).
+
+    lang: decides whether column-file words are joined by spaces; default the
+        pipeline's language. limit: the first `limit` docs only (0: all).
+    domain: if given, the `domain` channel of every doc (e.g. "source", "es"; model/channels.py).
+    The predicted docs keep the corpus tokenization, like spaCy's gold_preproc.
+    """
+
+    reader = "TaggedCorpus"
+    if format not in FORMATS:
+        raise setting_error(reader, "format", f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    path = existing_file(reader, "path", path)
+
+    def read(nlp: Language) -> Iterator[Example]:
+        docs = read_docs(format, path, nlp, lang=lang or None, nam_only=nam_only)
+        for doc in islice(docs, limit or None):
+            yield Example(tokens_only(doc, nlp.vocab), set_domain(doc, domain) if domain else doc)
+
+    return read
+
+
+@registry.readers("spacy_lowner.MixedCorpus.v1")
+def create_mixed_corpus(
+    path: Optional[Path],
+    unlabeled: Optional[Path] = None,
+    unlabeled_per_labeled: float = 0.0,
+    repeat_labeled: Union[int, str] = 1,
+    seed: int = 0,
+    max_length: int = 0,
+    domain: str = "",
+    unlabeled_domain: str = "",
+) -> Callable[[Language], Iterable[Example]]:
+    """A labeled DocBin mixed with unlabeled text, for semi-supervised training.
+
+    path: the labeled DocBin (.spacy). Every doc must carry entity annotation (all-O docs
+        do), so that `eg.reference.has_annotation("ENT_IOB")` tells labeled from unlabeled.
+    unlabeled: unlabeled text, by suffix: .spacy (a DocBin; any entity annotation in it is
+        removed, so it counts as unlabeled), .txt (a doc per non-empty line) or .jsonl
+        ({"text": ...} per line), the last two tokenized by `nlp.make_doc`. None or "": no
+        unlabeled text, and the corpus yields the labeled docs in file order like spaCy's
+        Corpus. An unlabeled example's reference has the same words and no entity
+        annotation at all (missing, not O).
+    unlabeled_per_labeled: 0 uses every unlabeled doc; otherwise at most
+        round(unlabeled_per_labeled * labeled docs) of them, a subset drawn with `seed`
+        (the same subset on every pass), to keep the mix from drowning the few labels.
+    repeat_labeled: how many times each labeled doc is yielded per pass, so that labeled
+        examples are not too rare in the batches. "auto": GAN-BERT's rule,
+        max(1, int(log2(1 / labeled_fraction))) with labeled_fraction = labeled docs /
+        (labeled + unlabeled docs used).
+    seed: seeds the unlabeled subset and the order. With unlabeled docs, each pass
+        (call of the corpus) is a new shuffle of the labeled and unlabeled examples,
+        reproducible from `seed`: with training.max_epochs = -1 spaCy streams the corpus
+        as given, so the labeled examples must not all come first.
+    max_length: like spaCy's Corpus, docs longer than this many tokens are skipped (0: no
+        limit); empty docs are always skipped. Counts above are after skipping.
+    domain, unlabeled_domain: if given, the `domain` channel (model/channels.py) of the labeled and
+        of the unlabeled docs; otherwise the domain a DocBin's docs carry, if any.
+    Batch with `spacy_lowner.labeled_share.v1` to give every batch the same labeled share.
+    The predicted docs keep the corpus tokenization, as in TaggedCorpus.
+    """
+    reader = "MixedCorpus"
+    if path is None:
+        # As spaCy's Corpus: a config validates without paths; training needs them.
+        raise setting_error(reader, "path", "the labeled corpus is not set; give it, e.g. --paths.train FILE.spacy")
+    labeled_path = existing_file(reader, "path", path, (".spacy",))
+    labeled_docs = _labeled_docbin(labeled_path)
+    unlabeled_path = None if unlabeled is None or str(unlabeled) == "" else Path(unlabeled)
+    if unlabeled_path is not None:
+        unlabeled_path = existing_file(reader, "unlabeled", unlabeled_path, UNLABELED_SUFFIXES)
+        if not _has_text(unlabeled_path):
+            raise setting_error(
+                reader, "unlabeled", f"{unlabeled_path} holds no text; give unlabeled text, or leave `unlabeled` empty"
+            )
+    try:
+        _check_repeat(repeat_labeled)
+    except ValueError as err:
+        raise setting_error(reader, "repeat_labeled", str(err)) from None
+    if not unlabeled_per_labeled >= 0:
+        raise setting_error(reader, "unlabeled_per_labeled", f"must be >= 0, got {unlabeled_per_labeled}")
+    if max_length < 0:
+        raise setting_error(reader, "max_length", f"must be >= 0 (0: no limit), got {max_length}")
+    # Kept across calls: each pass is shuffled anew, in a sequence fixed by the seed.
+    order_rng = random.Random(seed)
+
+    def keep(doc: Doc) -> bool:
+        return len(doc) > 0 and (max_length == 0 or len(doc) <= max_length)
+
+    def read(nlp: Language) -> Iterator[Example]:
+        labeled = [doc for doc in labeled_docs.get_docs(nlp.vocab) if keep(doc)]
+        if domain:
+            labeled = [set_domain(doc, domain) for doc in labeled]
+        if not labeled:
+            raise ValueError(f"MixedCorpus: no labeled docs in {labeled_path} (max_length {max_length})")
+        plain: List[Doc] = []
+        if unlabeled_path is not None:
+            plain = [doc for doc in read_unlabeled(unlabeled_path, nlp) if keep(doc)]
+            if unlabeled_domain:
+                plain = [set_domain(doc, unlabeled_domain) for doc in plain]
+        if unlabeled_per_labeled:
+            limit = round(unlabeled_per_labeled * len(labeled))
+            if limit < len(plain):
+                chosen = sorted(random.Random(seed).sample(range(len(plain)), limit))
+                plain = [plain[i] for i in chosen]
+        repeats = labeled_repeats(repeat_labeled, len(labeled), len(plain))
+        if plain:
+            references = [doc for doc in labeled for _ in range(repeats)] + plain
+            order_rng.shuffle(references)
+        else:
+            references = labeled * repeats  # file order, pass after pass
+        for reference in references:
+            yield Example(tokens_only(reference, nlp.vocab), reference)
+
+    return read
+
+
+def labeled_repeats(repeat_labeled: Union[int, str], n_labeled: int, n_unlabeled: int) -> int:
+    """The number of times each labeled doc is yielded per pass (see create_mixed_corpus).
+
+    "auto" is GAN-BERT's max(1, int(log2(1 / labeled_fraction))), computed in integers
+    (floor(log2(x)) == floor(log2(floor(x))) for x >= 1) so exact powers of two do not
+    depend on float rounding.
+    """
+    _check_repeat(repeat_labeled)
+    if repeat_labeled != "auto":
+        return int(repeat_labeled)
+    if n_labeled < 1:
+        raise ValueError("MixedCorpus: repeat_labeled 'auto' needs at least one labeled doc")
+    return max(1, ((n_labeled + n_unlabeled) // n_labeled).bit_length() - 1)
+
+
+def _check_repeat(repeat_labeled: Union[int, str]) -> None:
+    is_count = isinstance(repeat_labeled, int) and not isinstance(repeat_labeled, bool) and repeat_labeled >= 1
+    if repeat_labeled != "auto" and not is_count:
+        raise ValueError(f"MixedCorpus: repeat_labeled must be an integer >= 1 or 'auto', got {repeat_labeled!r}")
+
+
+def setting_error(reader: str, setting: str, message: str) -> ConfigValidationError:
+    """An error in a reader's settings, raised while spaCy resolves the config: `spacy train`
+    then prints it as one block, as it does its own config errors, instead of a traceback."""
+    return ConfigValidationError(
+        title=f"{reader}: bad setting", errors=[{"loc": [setting], "msg": message}], show_config=False
+    )
+
+
+def existing_file(reader: str, setting: str, path: Union[str, Path], suffixes: Sequence[str] = ()) -> Path:
+    """`path` as a Path, if it is a file with one of `suffixes` (any, if none are given)."""
+    path = Path(path)
+    if not path.exists():
+        raise setting_error(reader, setting, f"{path} does not exist")
+    if not path.is_file():
+        raise setting_error(reader, setting, f"{path} is a folder, not a file")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise setting_error(reader, setting, f"{path} must be {', '.join(suffixes)}")
+    return path
+
+
+def _labeled_docbin(path: Path) -> DocBin:
+    """The labeled DocBin, checked before training starts: it loads, it holds docs, and each
+    one carries entity annotation."""
+    reader = "MixedCorpus"
+    try:
+        docs = DocBin().from_disk(path)
+    except ValueError as err:  # not a DocBin
+        raise setting_error(reader, "path", f"{path}: {err}") from None
+    if not len(docs):
+        raise setting_error(reader, "path", f"{path} holds no docs")
+    for i, doc in enumerate(docs.get_docs(Vocab()), start=1):
+        if not doc.has_annotation("ENT_IOB"):
+            raise setting_error(
+                reader, "path", f"doc {i} of {path} has no entity annotation; unlabeled docs go in `unlabeled`"
+            )
+    return docs
+
+
+def _has_text(path: Path) -> bool:
+    if path.suffix.lower() != ".spacy":
+        return any(line.strip() for _, line in read_lines(path))
+    try:
+        return any(len(doc) for doc in DocBin().from_disk(path).get_docs(Vocab()))
+    except ValueError as err:  # not a DocBin
+        raise setting_error("MixedCorpus", "unlabeled", f"{path}: {err}") from None
+
+
+def read_unlabeled(path: Path, nlp: Language) -> Iterator[Doc]:
+    """Unlabeled docs from .txt (a text per line), .jsonl ({"text": ...} per line) or .spacy
+    (their tokens only: any annotation dropped)."""
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        return read_text(path, nlp)
+    if suffix == ".jsonl":
+        return read_jsonl(path, nlp)
+    return (tokens_only(doc, nlp.vocab) for doc in DocBin().from_disk(path).get_docs(nlp.vocab))
