@@ -35,6 +35,8 @@ setup(
         "spacy_architectures": [
             "spacy_lowner.TokenTagger.v1 = spacy_lowner.model.architectures:build_token_tagger",
             "spacy_lowner.TokenTagger.v2 = spacy_lowner.model.architectures:build_token_tagger_v2",
+            "spacy_lowner.TokenTagger.v3 = spacy_lowner.model.architectures:build_token_tagger_v3",
+            "spacy_lowner.WindowedTok2Vec.v1 = spacy_lowner.model.architectures:build_windowed_tok2vec",
             "spacy_lowner.WithWordBoundaries.v1 = spacy_lowner.layers.word_boundaries:with_word_boundaries",
         ],
         "spacy_scorers": [
@@ -43,9 +45,11 @@ setup(
         "spacy_readers": [
             "spacy_lowner.TaggedCorpus.v1 = spacy_lowner.training.readers:create_tagged_corpus",
             "spacy_lowner.MixedCorpus.v1 = spacy_lowner.training.readers:create_mixed_corpus",
+            "spacy_lowner.MultiCorpus.v1 = spacy_lowner.training.readers:create_multi_corpus",
         ],
         "spacy_batchers": [
             "spacy_lowner.labeled_share.v1 = spacy_lowner.training.batchers:configure_labeled_share",
+            "spacy_lowner.domain_share.v1 = spacy_lowner.training.batchers:configure_domain_share",
         ],
         "thinc_optimizers": [
             "spacy_lowner.layerwise_adam.v1 = spacy_lowner.training.optimizers:layerwise_adam",

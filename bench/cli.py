@@ -1,23 +1,27 @@
 """`python -m bench ...`: the benchmark commands (run from the repository root)."""
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, NoReturn, Optional
 
 import spacy
 import torch
 import typer
 from wasabi import msg
+from wasabi.util import locale_escape
 
-from spacy_lowner.cli import fail
 from spacy_lowner.training.sampling import CoverTooLargeError
 
 from .checkpoints import checkpoint_table, score_last_checkpoints
 from .cost import cost_table, measure_training_cost, save_training_cost
 from .gradients import gradient_table, term_gradients
-from .ratios import finished_runs, make_split, run_ratio_sweep, write_reports
-from .sweep import run_sweep
-from .systems import OptionError, parse_numbers, parse_pairs, parse_self_training, parse_systems
+from .long_doc import long_doc_table, long_text, measure_long_doc, read_text
+from .ratios import UNLABELED_POOLS, make_split, split_folder
+from .reports import BenchmarkReport, RatioReport, Report, write_reports
+from .sweep import SplitMismatchError, Sweep, SweepData, plan
+from .systems import OptionError, System, parse_best_of, parse_numbers, parse_pairs, parse_self_training, parse_systems
 from .tables import benchmark_table, ratio_table
 
 app = typer.Typer(
@@ -42,18 +46,53 @@ GPU_OPTION = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU.")
 THREADS_OPTION = typer.Option(
     0, help="CPU threads per training run (OMP_NUM_THREADS); 1 is fastest for small models on a busy CPU. 0: leave as is."
 )
+BEST_OF_OPTION = typer.Option(
+    [], "--best-of", help="NAME=SYSTEM,SYSTEM[,...], repeated: a row NAME that takes, per split, the run of those systems "
+    "(restarts: --set restart1:system.seed=101) with the highest dev F1 and reads its test scores; compared like any "
+    "system, and may be the --baseline. The compute-matched baseline of a method that trains N times."
+)
+DEDUP_TEST_OPTION = typer.Option(
+    False, "--dedup-test", help="Score on test also without the sentences whose text is in --train (ents_f_dedup, a table "
+    "of its own): WeiboNER's train repeats 40 of its 270 test sentences."
+)
+REPORT_ONLY_OPTION = typer.Option(False, "--report-only", help="Train nothing: report the runs finished in OUTPUT so far.")
 
 
-def _parse(system: List[str], sets: List[str], override: List[str], baseline: str = "", control: str = ""):
+def fail(text: str) -> NoReturn:
+    """Report a user error (bad option, bad input) on one line of stderr and exit 1, no
+    traceback: wasabi's msg.fail would wrap it at 80 columns, splitting the paths it names."""
+    typer.secho(locale_escape(f"✘ {text}"), fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _parse(
+    system: List[str], sets: List[str], override: List[str], baseline: str = "", control: str = "", best_of: List[str] = ()
+):
     try:
         systems = parse_systems(system, sets)
         overrides = parse_pairs(override, "--override")
+        best_of_rows = parse_best_of(list(best_of), systems)
     except OptionError as err:
         fail(str(err))
     for role, name in (("--baseline", baseline), ("--control", control)):
-        if name and name not in systems:
-            fail(f"{role} {name} is not one of the systems {sorted(systems)}")
-    return systems, overrides
+        if name and name not in systems and name not in best_of_rows:
+            fail(f"{role} {name} is not one of the systems {sorted(systems)} or a --best-of row")
+    return systems, overrides, best_of_rows
+
+
+def _bench_command() -> str:
+    """This command line, as the runs it trains record it."""
+    return shlex.join(["python", "-m", "bench", *sys.argv[1:]])
+
+
+def _run(sweep: Sweep, cells, report: Report, train_missing: bool):
+    """The sweep's runs, or a one-line error for a mistake the user can fix."""
+    try:
+        return sweep.run(cells, report, train_missing=train_missing)
+    except CoverTooLargeError as err:
+        fail(f"{sweep.data.train}: {err}")
+    except (FileNotFoundError, SplitMismatchError) as err:
+        fail(str(err))
 
 
 def _numbers(text: str, kind: type, what: str) -> list:
@@ -88,21 +127,34 @@ def benchmark_command(
     test: Path = TEST_OPTION,
     seeds: str = typer.Option("0,1,2", help="Comma-separated seeds; every system runs every seed."),
     baseline: str = typer.Option("", help="System the others are compared with (paired F1, speed)."),
+    best_of: List[str] = BEST_OF_OPTION,
+    dedup_test: bool = DEDUP_TEST_OPTION,
     override: List[str] = OVERRIDE_OPTION,
+    report_only: bool = REPORT_ONLY_OPTION,
     gpu_id: int = GPU_OPTION,
     threads: int = THREADS_OPTION,
 ) -> None:
     """Train each system with each seed (model chosen on dev), score it on test, measure the inference speed of all models in one process, and write a table of mean ± std with paired differences from the baseline.
 
-    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. The reports, rewritten after each run, keep every run finished in OUTPUT, the systems not listed too.
+    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. The reports, rewritten after each run, keep every run finished in OUTPUT, the systems not listed too. With --report-only nothing is trained or timed.
     """
-    systems, overrides = _parse(system, sets, override, baseline)
+    systems, overrides, best_of_rows = _parse(system, sets, override, baseline, best_of=best_of)
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
     _use_gpu(gpu_id)
-    results = run_sweep(systems, seed_list, output, train, dev, test, overrides, gpu_id=gpu_id, baseline=baseline or None, log=msg.text)
+    sweep = Sweep(
+        systems, output, SweepData(train, dev, test, dedup_test=dedup_test), overrides,
+        gpu_id=gpu_id, bench_command=_bench_command(), log=msg.text,
+    )
+    cells = plan(list(systems), seed_list)
+    report = BenchmarkReport(baseline or None, best_of=best_of_rows)
+    results = _run(sweep, cells, report, train_missing=not report_only)
+    if not report_only:
+        sweep.measure_speed(cells)
+        results = sweep.finished()
+        write_reports(results, output, report)
     msg.good(f"Wrote {output / 'results.json'} and {output / 'results.md'}")
-    print(benchmark_table(results, baseline or None))
+    print(benchmark_table(report.rows(results), baseline or None))
 
 
 @app.command("ratios")
@@ -116,6 +168,11 @@ def ratios_command(
     extra_unlabeled: Optional[Path] = typer.Option(
         None, help="DocBin of more unlabeled text, added to every split's unlabeled part.", exists=True, dir_okay=False
     ),
+    unlabeled_pool: str = typer.Option(
+        "all", help="The unlabeled part of each split: all (the rest of train, plus --extra-unlabeled) or no-dev-test (that "
+        "without the docs whose text is a dev or test text; splits/rRATIO-seedK-no-dev-test). Runs record which: a folder "
+        "holds runs of one pool."
+    ),
     ratios: str = typer.Option("0.01,0.05,0.1", help="Comma-separated labeled ratios of train."),
     seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated seeds: each draws its own split, shared by all systems."),
     baseline: str = typer.Option("", help="System the others are compared with (paired differences, training cost)."),
@@ -126,12 +183,14 @@ def ratios_command(
         "(default 0.9), the tokens outside its entities O or missing (default O), whole sure docs or the sure tokens of every "
         "doc (SELECTION doc or token, default doc); see `python -m spacy_lowner pseudo-label`."
     ),
+    best_of: List[str] = BEST_OF_OPTION,
+    dedup_test: bool = DEDUP_TEST_OPTION,
     override: List[str] = OVERRIDE_OPTION,
     cost_batches: int = typer.Option(
         20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
     ),
     title: str = typer.Option("", help="Title of the plot."),
-    report_only: bool = typer.Option(False, "--report-only", help="Train nothing: report the runs finished in OUTPUT so far."),
+    report_only: bool = REPORT_ONLY_OPTION,
     gpu_id: int = GPU_OPTION,
     threads: int = THREADS_OPTION,
 ) -> None:
@@ -143,44 +202,45 @@ def ratios_command(
         import matplotlib  # noqa: F401
     except ImportError:
         fail("The ratio benchmark draws its plot with matplotlib, which is not installed: pip install 'spacy-lowner[benchmark]'")
-    systems, overrides = _parse(system, sets, override, baseline, control)
+    systems, overrides, best_of_rows = _parse(system, sets, override, baseline, control, best_of)
     try:
         parse_self_training(self_train, systems)
     except OptionError as err:
         fail(str(err))
+    if unlabeled_pool not in UNLABELED_POOLS:
+        fail(f"--unlabeled-pool must be one of {', '.join(UNLABELED_POOLS)}, got {unlabeled_pool!r}")
     ratio_list = _numbers(ratios, float, "--ratios")
     if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):
         fail(f"--ratios must be in (0, 1], got {ratios!r}")
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
     _use_gpu(gpu_id)
-    try:
-        results = run_ratio_sweep(
-            systems, ratio_list, seed_list, output, train, dev, test, overrides,
-            extra_unlabeled=extra_unlabeled, gpu_id=gpu_id, baseline=baseline or None, control=control or None,
-            title=title, train_missing=not report_only, log=msg.text,
-        )
-    except CoverTooLargeError as err:
-        fail(f"{train}: {err}")
-    except FileNotFoundError as err:
-        fail(str(err))
+    data = SweepData(train, dev, test, extra_unlabeled, unlabeled_pool, dedup_test)
+    sweep = Sweep(systems, output, data, overrides, gpu_id=gpu_id, bench_command=_bench_command(), log=msg.text)
+    report = RatioReport(baseline or None, control or None, title, best_of_rows)
+    results = _run(sweep, plan(list(systems), seed_list, ratio_list), report, train_missing=not report_only)
     msg.good(f"Wrote {output / 'results.json'}, {output / 'results.md'} and {output / 'f1_by_ratio.png'}")
-    print(ratio_table(results, baseline or None, control or None))
+    print(ratio_table(report.rows(results), baseline or None, control or None))
     if cost_batches and baseline and len(systems) > 1:
-        split = output / "splits" / f"r0.1-seed{seed_list[0]}"
-        if not split.is_dir():
-            split = min((output / "splits").iterdir())
-        cost_overrides = {
-            "paths.train": str(split / "labeled.spacy"), "paths.unlabeled": str(split / "unlabeled.spacy"),
-            "paths.dev": str(dev), **overrides,
-        }
-        corpus_system = next(name for name in systems if name != baseline)
-        seconds = measure_training_cost(
-            systems, corpus_system, cost_overrides, output, batches=cost_batches, batch_size=COST_BATCH_SIZE, log=msg.text
-        )
-        cost = save_training_cost(output, seconds, baseline, split.name, cost_batches, COST_BATCH_SIZE)
-        write_reports(finished_runs(output, list(systems)), output, baseline or None, control or None, title)
+        cost = _measure_cost(systems, report.trained(baseline), data, output, seed_list[0], ratio_list, overrides, cost_batches)
+        write_reports(sweep.finished(), output, report)
         print(cost_table(cost))
+
+
+def _measure_cost(
+    systems: Dict[str, System], baseline: str, data: SweepData, output: Path, seed: int, ratios: List[float],
+    overrides: Dict[str, str], batches: int,
+) -> Dict:
+    """Time one update of each system on the same batches of one split (ratio 0.1, else the
+    smallest ratio swept), relative to the baseline, into cost.json."""
+    ratio = 0.1 if 0.1 in ratios else min(ratios)
+    split = data.split(output, ratio, seed)
+    cost_overrides = {"paths.train": str(split.labeled), "paths.unlabeled": str(split.unlabeled), "paths.dev": str(data.dev), **overrides}
+    corpus_system = next(name for name in systems if name != baseline)
+    seconds = measure_training_cost(
+        systems, corpus_system, cost_overrides, output, batches=batches, batch_size=COST_BATCH_SIZE, log=msg.text
+    )
+    return save_training_cost(output, seconds, baseline, split.labeled.parent.name, batches, COST_BATCH_SIZE)
 
 
 @app.command("checkpoints")
@@ -216,7 +276,7 @@ def cost_command(
     threads: int = THREADS_OPTION,
 ) -> None:
     """Time one training update of each system on the same batches, in one process, the systems in alternation (the ratio to the baseline is what to read; times depend on what else runs on the machine)."""
-    systems, overrides = _parse(system, sets, override, baseline)
+    systems, overrides, _ = _parse(system, sets, override, baseline)
     _use_threads(threads)
     paths = {"paths.train": str(train), "paths.dev": str(dev), **({"paths.unlabeled": str(unlabeled)} if unlabeled else {})}
     seconds = measure_training_cost(
@@ -247,9 +307,9 @@ def gradients_command(
     except OptionError as err:
         fail(str(err))
     _use_threads(threads)
-    split = make_split(train, ratio, seed, output.parent / "splits" / f"r{ratio}-seed{seed}")
+    split = make_split(train, ratio, seed, split_folder(output.parent, ratio, seed))
     run_overrides: Dict[str, str] = {
-        "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
+        "paths.train": str(split.labeled), "paths.unlabeled": str(split.unlabeled), "paths.dev": str(dev),
         "system.seed": str(seed), **overrides,
     }
     per_step = term_gradients(system, run_overrides, output.parent, steps=steps, log=msg.text)
@@ -257,3 +317,22 @@ def gradients_command(
     output.write_text(json.dumps({"config": str(config), "ratio": ratio, "seed": seed, "overrides": overrides, "steps": per_step}, indent=2))
     msg.good(f"Wrote {output}")
     print(gradient_table(per_step))
+
+
+@app.command("long-doc")
+def long_doc_command(
+    pipelines: List[Path] = typer.Argument(..., help="Trained pipeline folders.", exists=True, file_okay=False),
+    text: Path = typer.Option(..., help="The text the doc is made of, repeated: a .txt, .jsonl or .spacy file.", exists=True, dir_okay=False),
+    chars: int = typer.Option(1_000_000, help="Characters of the doc (1,000,000: spaCy's default max_length)."),
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Measure the peak memory and the time of one doc of CHARS characters through each pipeline, each in a process of its own.
+    """
+    if chars < 1:
+        fail(f"--chars must be at least 1, not {chars}")
+    _use_threads(threads)
+    try:
+        doc_text = long_text(read_text(text), chars)
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    print(long_doc_table([measure_long_doc(pipeline, doc_text) for pipeline in pipelines]))

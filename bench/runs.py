@@ -4,17 +4,19 @@ resumes where it was."""
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Collection, Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
+from spacy_lowner.corpora.docs import tokens_only
 from spacy_lowner.model.scoring import score_entities, score_tokens
 from spacy_lowner.tools.outputs import write_files
 
@@ -37,6 +39,11 @@ class RunResult:
     ratio: Optional[float] = None
     # (step, dev score) of every evaluation, to show where the best checkpoint was.
     dev_curve: List[Tuple[int, float]] = field(default_factory=list)
+    # Which docs the run's split labeled (ratio sweeps: bench/ratios.py Split.record).
+    split: Optional[Dict[str, Any]] = None
+    # The `spacy train` command that trained the run, and the `python -m bench` command that ran it.
+    train_command: Optional[str] = None
+    bench_command: Optional[str] = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -46,15 +53,33 @@ class RunResult:
     def best_step(self) -> Optional[int]:
         return max(self.dev_curve, key=lambda point: point[1])[0] if self.dev_curve else None
 
+    @property
+    def trainings(self) -> List["RunResult"]:
+        """The trainings this result cost: the run itself (a best-of row: all its restarts)."""
+        return [self]
 
-def train_run(
-    config: Path, output: Path, seed: int, overrides: Dict[str, str], gpu_id: int, log: Callable
-) -> Dict:
-    """Run `spacy train`; return what its log says about length, time and the dev curve."""
+
+# Fields that older records lack: written only when set, so that rewriting an old report
+# leaves its results.json as it was.
+_OPTIONAL_FIELDS = ("split", "train_command", "bench_command")
+
+
+def train_command(config: Path, output: Path, seed: int, overrides: Dict[str, str], gpu_id: int) -> List[str]:
+    """The `spacy train` argv of a run. The overrides come after --system.seed: spaCy keeps
+    the last value of an option given twice, so a system's own system.seed (a restart) wins."""
     args = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(output)]
     args += ["--gpu-id", str(gpu_id), "--system.seed", str(seed)]
     for key, value in overrides.items():
         args += [f"--{key}", str(value)]
+    return args
+
+
+def train_run(
+    config: Path, output: Path, seed: int, overrides: Dict[str, str], gpu_id: int, log: Callable
+) -> Dict:
+    """Run `spacy train`; return what its log says about length, time and the dev curve, and
+    the command (with `python` for this interpreter's path)."""
+    args = train_command(config, output, seed, overrides, gpu_id)
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     curve: List[Tuple[int, float]] = []
@@ -74,23 +99,42 @@ def train_run(
         if process.wait() != 0:
             raise RuntimeError(f"spacy train failed for {output}; see {output / 'train.log'}")
     # The epoch column counts finished epochs; the run ended inside the next one.
-    return {"steps": step, "epochs": epoch + 1, "train_seconds": time.perf_counter() - start, "dev_curve": curve}
+    return {
+        "steps": step, "epochs": epoch + 1, "train_seconds": time.perf_counter() - start, "dev_curve": curve,
+        "train_command": shlex.join(["python", *args[1:]]),
+    }
 
 
 def load_examples(nlp, path: Path) -> List[Example]:
-    docs = DocBin().from_disk(path).get_docs(nlp.vocab)
-    return [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    """The gold docs of a DocBin, each with an unannotated copy of its tokens to predict on.
+
+    The copy keeps the corpus tokenization, as the project's readers do (TaggedCorpus,
+    MixedCorpus): a CoNLL corpus's text is its tokens joined by spaces, which the pipeline's
+    tokenizer may split otherwise (AL-AIN, Jean-Luc), and a gold entity would then straddle
+    predicted tokens."""
+    return [Example(tokens_only(doc, nlp.vocab), doc) for doc in DocBin().from_disk(path).get_docs(nlp.vocab)]
 
 
-def evaluate_model(model: Path, test_path: Path) -> Dict[str, float]:
+# The entity scores computed a second time on the test docs whose text is not in train.
+DEDUP_SCORES = ("ents_p", "ents_r", "ents_f")
+
+
+def evaluate_model(model: Path, test_path: Path, train_texts: Collection[str] = ()) -> Dict[str, float]:
     """Test scores of any NER pipeline (lowner_ner or spaCy's `ner`) with one scorer, ours, so
     that every system gets the same span semantics and the NAM / NOM group scores, plus the
-    token-level macro F1 without O that the KL paper reports."""
+    token-level macro F1 without O that the KL paper reports.
+
+    With train_texts, the entity scores are also computed without the test docs whose text
+    is one of them (KEY_dedup, DEDUP_SCORES): a test sentence that train holds verbatim may be
+    tagged from memory (WeiboNER: 40 of its 270), which says nothing of what was learnt."""
     nlp = spacy.load(model)
     gold = load_examples(nlp, test_path)
     predicted = nlp.pipe(eg.predicted for eg in gold)
     examples = [Example(doc, eg.reference) for doc, eg in zip(predicted, gold)]
     scores = {**score_entities(examples), **score_tokens(examples)}
+    if train_texts:
+        unseen = score_entities([eg for eg in examples if eg.reference.text not in train_texts])
+        scores.update({f"{key}_dedup": unseen[key] for key in DEDUP_SCORES})
     return {key: value for key, value in scores.items() if isinstance(value, float)}
 
 
@@ -103,29 +147,40 @@ def train_and_score(
     overrides: Dict[str, str],
     gpu_id: int = -1,
     log: Callable = print,
+    train_texts: Collection[str] = (),
+    split: Optional[Dict[str, Any]] = None,
+    bench_command: Optional[str] = None,
 ) -> Tuple[RunResult, bool]:
     """Train one (system, seed) run into run_dir and score model-best on test, or read the
-    result a finished run left there. Returns the result and whether it was trained now."""
+    result a finished run left there. Returns the result and whether it was trained now.
+    train_texts: score on test without them too (evaluate_model); split and bench_command
+    are recorded with the result."""
     result_file = run_dir / "result.json"
     if result_file.exists():
         return read_result(result_file), False
     info = train_run(config, run_dir, seed, overrides, gpu_id, log)
     model = run_dir / "model-best"
     dev_f = json.loads((model / "meta.json").read_text())["performance"].get("ents_f") or 0.0
-    result = RunResult(system, seed, str(config), dev_f=dev_f, test=evaluate_model(model, test_path), **info)
+    test = evaluate_model(model, test_path, train_texts)
+    result = RunResult(system, seed, str(config), dev_f=dev_f, test=test, split=split, bench_command=bench_command, **info)
     write_result(result, result_file)
     return result, True
 
 
 def write_result(result: RunResult, path: Path) -> None:
-    write_files({path: _json_bytes(asdict(result))})
+    write_files({path: _json_bytes(_record(result))})
 
 
 def write_record(results: Sequence[RunResult], markdown: str, output: Path) -> None:
     """A report's results.json and results.md, both or neither, each by one rename: a sweep
     stopped while writing, or a second sweep writing the same report, never leaves a
     truncated record (results.json is all a fresh clone keeps of the runs)."""
-    write_files({output / "results.json": _json_bytes([asdict(r) for r in results]), output / "results.md": markdown.encode("utf8")})
+    write_files({output / "results.json": _json_bytes([_record(r) for r in results]), output / "results.md": markdown.encode("utf8")})
+
+
+def _record(result: RunResult) -> Dict[str, Any]:
+    data = asdict(result)
+    return {key: value for key, value in data.items() if key not in _OPTIONAL_FIELDS or value is not None}
 
 
 def _json_bytes(data) -> bytes:
@@ -133,7 +188,11 @@ def _json_bytes(data) -> bytes:
 
 
 def _result_from_dict(data: Dict) -> RunResult:
-    data = dict(data, dev_curve=[tuple(point) for point in data.get("dev_curve", [])])
+    """A run from its record, old or new: fields a record lacks take their defaults, and fields
+    this version does not know (a newer harness wrote them) are left out."""
+    known = {f.name for f in fields(RunResult)}
+    data = {key: value for key, value in data.items() if key in known}
+    data["dev_curve"] = [tuple(point) for point in data.get("dev_curve", [])]
     return RunResult(**data)
 
 

@@ -2,19 +2,20 @@
 docs plus the docs a teacher system (trained earlier in the same sweep, on the same split)
 tagged with confidence (`python -m spacy_lowner pseudo-label`)."""
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Callable, Tuple
 
 import spacy
 from spacy.tokens import DocBin
 
 from spacy_lowner.training.pseudo_labels import write_self_training_data
 
+from .ratios import Split
 from .runs import read_result, write_result
 from .systems import System
 
 
 def self_training_data(
-    system: System, split: Dict[str, Path], teacher_run: Path, folder: Path, log: Callable = print
+    system: System, split: Split, teacher_run: Path, folder: Path, log: Callable = print
 ) -> Tuple[Path, int]:
     """A folder with the split's labeled docs and the teacher's confident docs (a spaCy
     corpus path reads every .spacy file in it), written once and reused; and how many docs
@@ -28,7 +29,7 @@ def self_training_data(
             f"{system.name} learns from {settings.teacher}, whose run {teacher_run} has no model-best: train it first"
         )
     report = write_self_training_data(
-        spacy.load(model), split["labeled"], split["unlabeled"], folder, settings.threshold, outside=settings.outside,
+        spacy.load(model), split.labeled, split.unlabeled, folder, settings.threshold, outside=settings.outside,
         selection=settings.selection,
     )
     n_entities = sum(report.entities.values())

@@ -110,6 +110,23 @@ def parse_systems(specs: List[str], sets: List[str] = ()) -> Dict[str, System]:
     return systems
 
 
+def parse_best_of(specs: List[str], systems: Dict[str, System]) -> Dict[str, List[str]]:
+    """NAME=SYSTEM,SYSTEM[,...] specs: a derived row NAME that, per split, takes the run of
+    those systems with the highest dev F1 (bench/best_of.py). Two systems at least, each one
+    of the sweep's; NAME a new name."""
+    best_of: Dict[str, List[str]] = {}
+    for name, value in parse_pairs(specs, "--best-of").items():
+        members = [item.strip() for item in value.split(",") if item.strip()]
+        unknown = [member for member in members if member not in systems]
+        if len(members) < 2 or len(set(members)) < len(members) or unknown or name in systems:
+            raise OptionError(
+                f"--best-of must look like NAME=SYSTEM,SYSTEM[,...] with two or more different systems of "
+                f"{sorted(systems)} and NAME a new name; got {name}={value}"
+            )
+        best_of[name] = members
+    return best_of
+
+
 def parse_numbers(text: str, kind: type, what: str) -> list:
     try:
         return [kind(item) for item in text.split(",") if item.strip()]

@@ -1,7 +1,7 @@
 """Markdown tables of finished runs: the full-data benchmark and the labeled-ratio benchmark,
 each system beside the baseline (and the reader control) as paired differences over seeds."""
 import statistics
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .runs import RunResult
 from .stats import mean_std, paired_difference
@@ -18,6 +18,14 @@ def _scores(runs: Sequence[RunResult], metric: str) -> Dict[int, float]:
 def _difference(runs: Sequence[RunResult], against: Sequence[RunResult], metric: str) -> str:
     difference = paired_difference(_scores(runs, metric), _scores(against, metric))
     return difference.format() if difference else "-"
+
+
+def _steps(runs: Sequence[RunResult], summary: Callable[[List[int]], float]) -> str:
+    """The training steps of a system's runs, summarised; a best-of row's run counts the steps
+    of all its restarts, and says how many trainings that was."""
+    trainings = max(len(r.trainings) for r in runs)
+    text = f"{round(summary([sum(t.steps for t in r.trainings) for r in runs]))}"
+    return text + (f" ({trainings} trainings)" if trainings > 1 else "")
 
 
 def benchmark_table(results: List[RunResult], baseline: Optional[str] = None) -> str:
@@ -37,7 +45,7 @@ def benchmark_table(results: List[RunResult], baseline: Optional[str] = None) ->
         row = [
             system, ",".join(str(r.seed) for r in runs), mean_std(get("ents_f")), mean_std(get("ents_p")),
             mean_std(get("ents_r")), mean_std(get("ents_f_NAM")), mean_std(get("ents_f_NOM")),
-            mean_std([r.dev_f for r in runs]), str(round(statistics.mean(r.steps for r in runs))),
+            mean_std([r.dev_f for r in runs]), _steps(runs, statistics.mean),
             f"{statistics.mean(r.epochs for r in runs):.1f}", f"{statistics.mean(r.seconds_per_epoch for r in runs):.1f}",
             f"{speeds[system]:.0f}" if speeds[system] else "-",
         ]
@@ -45,6 +53,21 @@ def benchmark_table(results: List[RunResult], baseline: Optional[str] = None) ->
             row.append("-" if system == baseline else _difference(runs, by_system.get(baseline, []), "ents_f"))
             both = speeds[system] and speeds.get(baseline)
             row.append(f"{speeds[system] / speeds[baseline]:.2f}x" if both else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def metric_table(results: List[RunResult], metric: str, baseline: Optional[str] = None) -> str:
+    """One row per system: a test score (mean ± std over seeds) and its paired difference from
+    the baseline's."""
+    header = f"| system | seeds | {metric} |" + (f" {metric} − {baseline} [95% CI] w/l |" if baseline else "")
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    by_system = {s: [r for r in results if r.system == s] for s in _systems(results)}
+    for system, runs in by_system.items():
+        scores = _scores(runs, metric)
+        row = [system, ",".join(map(str, scores)), mean_std(list(scores.values()))]
+        if baseline:
+            row.append("-" if system == baseline else _difference(runs, by_system.get(baseline, []), metric))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -86,7 +109,7 @@ def budget_table(results: List[RunResult]) -> str:
             best = sorted(r.best_step for r in system_runs if r.best_step is not None)
             if best:
                 lines.append(
-                    f"| {ratio:g} | {system} | {max(r.steps for r in system_runs)} | "
+                    f"| {ratio:g} | {system} | {_steps(system_runs, max)} | "
                     f"{statistics.median(best):g} ({best[0]}-{best[-1]}) |"
                 )
     return "\n".join(lines)

@@ -104,10 +104,10 @@ EOF
     python3 - "$runs" "$out" <<'EOF'
 import sys
 from pathlib import Path
+from bench.reports import BenchmarkReport, write_reports
 from bench.runs import read_result
-from bench.sweep import write_reports
 runs, out = Path(sys.argv[1]), Path(sys.argv[2])
-write_reports([read_result(path) for path in sorted(runs.glob("runs/*/result.json"))], out, "trf6")
+write_reports([read_result(path) for path in sorted(runs.glob("runs/*/result.json"))], out, BenchmarkReport("trf6"))
 EOF
     ;;
 ratios-6l)

@@ -110,3 +110,16 @@ def low_resource_docbins(tmp_path_factory, weibo_docs) -> Path:
     DocBin(docs=[tokens_only(train_docs[i]) for i in split.unlabeled]).to_disk(folder / "unlabeled.spacy")
     DocBin(docs=dev_docs).to_disk(folder / "dev.spacy")
     return folder
+
+
+@pytest.fixture(scope="session")
+def doc_blocks():
+    """blocks(page, language): the ```language code blocks of a page under docs/, in order:
+    tests run the worked examples of the docs as they are written."""
+    import re
+
+    def blocks(page: str, language: str) -> list:
+        text = (REPO_ROOT / "docs" / page).read_text(encoding="utf8")
+        return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+    return blocks

@@ -40,11 +40,14 @@ def fail(text: str) -> NoReturn:
 def load_pipeline(model, gpu_id: int):
     """spacy.load(model), on the GPU gpu_id (-1: CPU), or a one-line error and exit 1."""
     if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
+        try:
+            spacy.require_gpu(gpu_id)
+        except (ImportError, ValueError, RuntimeError) as err:  # no CuPy, no GPU; CuPy's CUDA errors are RuntimeErrors
+            fail(f"Cannot use GPU {gpu_id} (--gpu-id): {err}; --gpu-id -1 runs on the CPU")
     try:
         return spacy.load(model)
     except (OSError, ValueError) as err:
         fail(f"Cannot load the pipeline {model}: {err}")
 
 
-from . import config, convert, encoder, errors, package, pseudo_label, sample, train  # noqa: E402,F401  (registers the commands)
+from . import config, convert, encoder, errors, kl_phase, package, pseudo_label, sample, train  # noqa: E402,F401  (registers the commands)

@@ -38,7 +38,7 @@ def build_command(
         "text lines, a CoNLL-style column file (first column) or a spaCy .spacy file.",
     ),
     force: bool = typer.Option(
-        False, "--force", "-f", help="Rebuild even if OUTPUT already holds a complete encoder."
+        False, "--force", "-f", help="Rebuild even if OUTPUT already holds an encoder. Only a folder `encoder build` wrote is replaced, never a file or a folder with other files."
     ),
     half: bool = typer.Option(
         False, "--half", help="Store the weights in float16: half the size (e.g. to carry a folder to a GPU machine); they load as float32."

@@ -9,6 +9,7 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from ..corpora import FORMATS, CorpusFormatError, read_docs
+from ..errors import NonFiniteScoresError
 from ..tools.error_analysis import analyse
 from ..tools.error_page import render_page
 from ..tools.outputs import OutputError, check_outputs, write_files
@@ -20,7 +21,7 @@ def errors_command(
     model: Path = typer.Argument(..., help="A trained pipeline folder (or an installed package name).", exists=False),
     data: Path = typer.Argument(..., help="Gold data: a .spacy DocBin, or a corpus file with --format.", exists=True, dir_okay=False),
     output: Path = typer.Argument(..., help="The HTML page to write (self-contained, opens offline).", dir_okay=False),
-    limit: int = typer.Option(200, "--limit", "-n", help="Documents with errors to draw, most errors first."),
+    limit: int = typer.Option(200, "--limit", "-n", help="Documents with errors to draw, most errors first (at least 1)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the figures as JSON for scripts.", dir_okay=False),
     fmt: Optional[str] = typer.Option(None, "--format", "-f", help=f"Read DATA as a corpus file: {', '.join(FORMATS)}."),
     gpu_id: int = typer.Option(-1, "--gpu-id", "-g", help="GPU id, or -1 for CPU."),
@@ -29,6 +30,10 @@ def errors_command(
 
     The precision, recall and F1 on the page are those `spacy evaluate` reports for the same pipeline and data.
     """
+    if limit < 1:
+        fail(f"--limit must be at least 1, got {limit}")
+    if not data.is_file():  # a device such as /dev/zero would be read into memory without end
+        fail(f"{data} is not a regular file: give a .spacy DocBin, or a corpus file with --format")
     outputs = [output] + ([json_path] if json_path else [])
     try:
         check_outputs(outputs, [data] + ([model] if model.exists() else []))
@@ -51,7 +56,10 @@ def errors_command(
     start = time.perf_counter()
     # Tokenized by the pipeline, as `spacy evaluate` does, so that the figures are its figures;
     # the scorer aligns the predicted entities to the gold tokens.
-    predicted = list(nlp.pipe(nlp.make_doc(doc.text) for doc in gold))
+    try:
+        predicted = list(nlp.pipe(nlp.make_doc(doc.text) for doc in gold))
+    except NonFiniteScoresError as err:  # a diverged model: it cannot tag
+        fail(f"{model}: {err}")
     report = analyse(Example(p, g) for p, g in zip(predicted, gold))
     title = f"Errors of {model} on {data.name}"
     files = {output: render_page(report, gold, predicted, title, limit).encode("utf8")}

@@ -33,7 +33,7 @@ def package_cli(
     ),
     version: str = typer.Option("0.0.0", "--version", "-v", help="Package version (PEP 440)."),
     force: bool = typer.Option(
-        False, "--force", "-f", help="Replace an existing OUTPUT_DIR/NAME-VERSION folder."
+        False, "--force", "-f", help="Replace an existing OUTPUT_DIR/NAME-VERSION folder that `package` wrote (one with other files is refused)."
     ),
 ) -> None:
     """Package a trained pipeline as an installable wheel named exactly NAME.

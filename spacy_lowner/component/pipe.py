@@ -1,10 +1,9 @@
 """The trainable NER component `lowner_ner`."""
-import warnings
-from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+import srsly
 import torch
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
@@ -12,19 +11,20 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.training.iob_utils import biluo_tags_to_spans
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, get_torch_default_device, set_dropout_rate
+from thinc.api import Config, ConfigValidationError, Model, Optimizer, get_torch_default_device, set_dropout_rate
 from thinc.types import Floats2d, Ints1d
 
 from ..errors import ModelLoadError, TrainingDivergedError
 from ..model.architectures import head_module, predict_with_marginals
 from ..model.batch import training_batch
-from ..model.channels import missing_channel
+from ..model.channels import doc_domain, missing_channel
 from ..model.head import DECODERS, TaggerHead
 from ..model.tags import SCHEMES, TagScheme
 from ..objectives import Objective
-from ..objectives.base import ObjectiveContext, term_key
-from ..registry import lowner_objectives
+from ..objectives.base import ObjectiveContext
 from ..training.averaging import warn_if_averages_miss_torch
+from .checksums import verify_checksums, write_checksums
+from .runner import ObjectiveRunner
 
 DEFAULT_MODEL_CONFIG = """
 [model]
@@ -44,6 +44,10 @@ subword_features = true
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 
+# What reading a damaged model file raises (thinc's msgpack, the head's torch.load), turned
+# into a ModelLoadError that names the file.
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, IndexError, EOFError)
+
 
 @Language.factory(
     "lowner_ner",
@@ -52,7 +56,8 @@ DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
         "model": DEFAULT_MODEL,
         "scheme": "BIO",
         "decoder": "crf",
-        "objectives": {"supervised": {"@lowner_objectives": "supervised", "weight": 1.0}},
+        "objectives": {"supervised": {"@lowner_objectives": "spacy_lowner.supervised.v1", "weight": 1.0}},
+        "default_domain": None,
         "scorer": {"@scorers": "spacy_lowner.entity_scorer.v1"},
     },
     default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
@@ -66,6 +71,7 @@ def make_lowner_ner(
     # Typed Any because confection 1.3 type-checks a dict of promises before resolving them;
     # LowNERTagger checks that every value is an Objective.
     objectives: Dict[str, Any],
+    default_domain: Optional[str],
     scorer: Optional[Callable],
 ) -> "LowNERTagger":
     """A token-tagging NER component for low-resource training.
@@ -75,16 +81,40 @@ def make_lowner_ner(
     decoder: "crf" (a CRF restricted to valid tag transitions) or "softmax"
         (token scores decoded by Viterbi under the same restrictions).
     objectives: the training objectives by name; all their losses are summed each step.
+    default_domain: the domain of docs that carry none (every doc at prediction): its entity
+        types are the component's labels, and head modules treat its docs as its own. Needed
+        when the training corpora of several domains have different entity types.
     scorer: entity-level P/R/F, overall and per type.
     """
+    _check_objective_weights(name, objectives)
     return LowNERTagger(
-        nlp.vocab, model, name, scheme=scheme, decoder=decoder, objectives=objectives, scorer=scorer
+        nlp.vocab,
+        model,
+        name,
+        scheme=scheme,
+        decoder=decoder,
+        objectives=objectives,
+        default_domain=default_domain,
+        scorer=scorer,
     )
 
 
-# Batches in a row with a non-finite loss after which training stops: one can be a fluke,
-# several mean the weights have diverged and nothing later will train.
-MAX_NON_FINITE_BATCHES = 3
+def _check_objective_weights(name: str, objectives: Dict[str, Any]) -> None:
+    """Refuse a config whose objectives all have weight 0: spaCy would run every step and save
+    an untrained model. A config error, so that `spacy train` shows it in its validation block
+    (each weight's own range is checked by its objective's typed arguments; an objective
+    without a weight, such as ssgan, counts as training)."""
+    weights = {key: getattr(objective, "weight", None) for key, objective in objectives.items()}
+    if weights and all(weight == 0 for weight in weights.values()):
+        raise ConfigValidationError(
+            title=f"Config validation error for {name}",
+            errors=[
+                {
+                    "loc": ["components", name, "objectives"],
+                    "msg": f"every objective has weight 0 ({', '.join(weights)}), so nothing would train; give one a weight > 0",
+                }
+            ],
+        )
 
 
 def gradient_norm(term: torch.Tensor, features: torch.Tensor) -> float:
@@ -126,29 +156,24 @@ class LowNERTagger(TrainablePipe):
         scheme: str = "BIO",
         decoder: str = "crf",
         objectives: Optional[Dict[str, Objective]] = None,
+        default_domain: Optional[str] = None,
         scorer: Optional[Callable] = None,
     ):
         if scheme not in SCHEMES:
             raise ValueError(f"{name}: unknown scheme '{scheme}', use one of {SCHEMES}")
         if decoder not in DECODERS:
             raise ValueError(f"{name}: unknown decoder '{decoder}', use one of {DECODERS}")
-        if not objectives:
-            raise ValueError(f"{name}: configure at least one objective, e.g. 'supervised'")
-        for key, objective in objectives.items():
-            if not isinstance(objective, Objective):
-                raise ValueError(
-                    f"{name}: objectives.{key} is not an objective; give it a block with "
-                    f'@lowner_objectives = "<name>" (registered: {sorted(lowner_objectives.get_all())})'
-                )
-            objective.name = key
+        self.runner = ObjectiveRunner(name, objectives)
         self.vocab = vocab
         self.model = model
         self.name = name
-        self.objectives = objectives
         self.scorer = scorer
+        # domain_labels: the entity types of the domains whose training corpus has other types
+        # than the default domain's (label sets per domain), found at initialisation.
         self.cfg: Dict = {"labels": [], "scheme": scheme, "decoder": decoder}
+        if default_domain:
+            self.cfg["default_domain"] = default_domain
         self._scheme_key: Optional[tuple] = None  # what the cached TagScheme was built from
-        self._non_finite_batches = 0  # in a row; see _skip_non_finite
         self.step = 0  # optimizer steps taken (finish_update calls)
         # Diagnostics: when True, update() stores in term_gradients the norm of each term's
         # gradient at the tok2vec output (the encoder), to check which terms reach it.
@@ -158,6 +183,19 @@ class LowNERTagger(TrainablePipe):
     @property
     def labels(self) -> tuple:
         return tuple(self.cfg["labels"])
+
+    @property
+    def objectives(self) -> Dict[str, Objective]:
+        return self.runner.objectives
+
+    @property
+    def default_domain(self) -> Optional[str]:
+        return self.cfg.get("default_domain")
+
+    @property
+    def domain_schemes(self) -> Dict[str, TagScheme]:
+        """The tag schemes of the domains with entity types of their own."""
+        return {domain: TagScheme(tuple(labels), self.cfg["scheme"]) for domain, labels in self.cfg.get("domain_labels", {}).items()}
 
     @property
     def label_data(self) -> List[str]:
@@ -176,8 +214,17 @@ class LowNERTagger(TrainablePipe):
         return head_module(self.model)
 
     def add_label(self, label: str) -> int:
+        """Add an entity type before the component is initialised (1 if it is new). A trained
+        component refuses a new type: its head has no weights for the new tags, and the labels
+        are kept sorted, so the tag ids of the labels after it would move and their entities
+        change type."""
         if label in self.cfg["labels"]:
             return 0
+        if self.head.is_built:
+            raise ValueError(
+                f"{self.name}: cannot add the label {label!r} to a trained component (its head has no weights "
+                f"for it); put it in the training data or [initialize.components.{self.name}.labels] and train again"
+            )
         self.cfg["labels"] = sorted(self.cfg["labels"] + [label])
         return 1
 
@@ -191,12 +238,11 @@ class LowNERTagger(TrainablePipe):
         """Collect the labels (or take them from `[initialize.components.<name>.labels]`,
         needed when the training corpus is streamed), size the head and the objectives."""
         validate_get_examples(get_examples, "LowNERTagger.initialize")
-        if labels is None:
-            labels = sorted(
-                {ent.label_ for eg in get_examples() for ent in eg.reference.ents}
-            )
-        for label in labels:
-            self.add_label(label)
+        labels, domain_labels = self._label_sets(get_examples, labels)
+        if domain_labels:
+            self.cfg["domain_labels"] = domain_labels
+        # Not through add_label: initialising builds the head anew, for these labels.
+        self.cfg["labels"] = sorted(set(self.cfg["labels"]) | set(labels))
         if not self.labels:
             raise ValueError(
                 f"{self.name}: no entity labels found in the training data; "
@@ -210,11 +256,44 @@ class LowNERTagger(TrainablePipe):
         self.model.initialize(X=doc_sample)
         width = max(vectors.shape[1] for vectors in self.model.get_ref("tok2vec").predict(doc_sample))
         head = self.head
-        head.build(n_in=int(width), scheme=self.scheme.to_dict(), decoder=self.cfg["decoder"])
+        head.build(
+            n_in=int(width),
+            scheme=self.scheme.to_dict(),
+            decoder=self.cfg["decoder"],
+            domain_schemes={domain: scheme.to_dict() for domain, scheme in self.domain_schemes.items()},
+            default_domain=self.default_domain,
+        )
         head.to(get_torch_default_device())
-        context = ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=_max_steps(nlp))
-        for objective in self.objectives.values():
-            objective.initialize(context)
+        self.runner.initialize(ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=_max_steps(nlp)))
+
+    def _label_sets(
+        self, get_examples: Callable[[], Iterable[Example]], labels: Optional[List[str]]
+    ) -> Tuple[List[str], Dict[str, List[str]]]:
+        """The default domain's entity types (`labels` if given) and those of the domains whose
+        labeled docs have other types. A doc without a domain counts as the default domain's;
+        with no default domain and one set of types among all domains, that set is the default."""
+        found: Dict[Optional[str], set] = {}
+        for eg in get_examples():
+            if eg.reference.has_annotation("ENT_IOB"):
+                domain = doc_domain(eg.reference)
+                domain = self.default_domain if domain is None else domain
+                found.setdefault(domain, set()).update(ent.label_ for ent in eg.reference.ents)
+        if labels is None:
+            labels = sorted(found.get(self.default_domain) or set())
+            distinct = {frozenset(types) for types in found.values() if types}
+            if not labels and len(distinct) == 1:
+                labels = sorted(next(iter(distinct)))
+            elif not labels and len(distinct) > 1:
+                raise ValueError(
+                    f"{self.name}: the training corpora's domains ({', '.join(sorted(map(str, found)))}) have different "
+                    "entity types: set the component's `default_domain` to the domain whose types prediction gives"
+                )
+        others = {
+            str(domain): sorted(types)
+            for domain, types in found.items()
+            if domain != self.default_domain and types and types != set(labels)
+        }
+        return labels, others
 
     def _check_channels(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         needed = {(key, channel) for key, objective in self.objectives.items() for channel in objective.needs}
@@ -222,47 +301,30 @@ class LowNERTagger(TrainablePipe):
             return
         examples = list(get_examples())
         for key, channel in sorted(needed):
-            problem = missing_channel(channel, examples)
+            problem = missing_channel(channel, examples, self.scheme.tags)
             if problem:
                 raise ValueError(f"{self.name}: objective '{key}' needs the channel '{channel}', but {problem}")
 
     def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
-        with self._prediction_weights():
+        with self.runner.prediction_weights(self.head):
             return self.model.predict(list(docs))
 
     def predict_with_marginals(self, docs: Iterable[Doc]) -> Tuple[List[Ints1d], List[Floats2d]]:
         """What `predict` gives, and from the same pass each doc's (n_tokens, n_tags)
         probability of every tag per token, the tags in `scheme.tags` order. The docs must have
         been through the pipeline's components before this one (a listener reads their output)."""
-        with self._prediction_weights():
+        with self.runner.prediction_weights(self.head):
             return predict_with_marginals(self.model, list(docs))
 
-    @contextmanager
-    def _prediction_weights(self) -> Iterator[None]:
-        """Swap in the weights an objective wants prediction and saving to use (a mean
-        teacher's) for the duration, then restore the trained ones."""
-        states = [(key, o.prediction_state()) for key, o in self.objectives.items()]
-        states = [(key, state) for key, state in states if state is not None]
-        if len(states) > 1:
-            raise ValueError(f"{self.name}: objectives {[key for key, _ in states]} both give prediction weights")
-        if not states:
-            yield
-            return
-        head = self.head
-        trained = {key: value.detach().clone() for key, value in head.state_dict().items()}
-        head.load_state_dict(states[0][1], strict=False)
-        try:
-            yield
-        finally:
-            head.load_state_dict(trained)
-
     def to_bytes(self, *, exclude=tuple()) -> bytes:
-        with self._prediction_weights():
+        with self.runner.prediction_weights(self.head):
             return super().to_bytes(exclude=exclude)
 
     def to_disk(self, path, *, exclude=tuple()) -> None:
-        with self._prediction_weights():
+        with self.runner.prediction_weights(self.head):
             super().to_disk(path, exclude=exclude)
+        if "model" not in exclude:
+            write_checksums(Path(path))
 
     def set_annotations(self, docs: Iterable[Doc], tag_ids: List[Ints1d]) -> None:
         scheme = self.scheme
@@ -270,16 +332,54 @@ class LowNERTagger(TrainablePipe):
             doc.ents = without_edge_whitespace(biluo_tags_to_spans(doc, scheme.to_biluo(ids.tolist())))
 
     def from_disk(self, path, *, exclude=tuple()) -> "LowNERTagger":
+        """Load the component saved in `path`, refusing (ModelLoadError, naming the file) a
+        missing or unreadable cfg, a weight file that fails its checksum or cannot be read,
+        and a cfg whose labels, scheme or decoder are not those the saved head was built with."""
+        path = Path(path)
+        if "cfg" not in exclude:
+            _check_cfg_file(path / "cfg", self.name)
+        if "model" not in exclude:
+            verify_checksums(path, self.name)
         try:
-            return super().from_disk(path, exclude=exclude)
-        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as err:
-            raise ModelLoadError(f"{Path(path) / 'model'}: cannot load the {self.name} component: {err}") from err
+            super().from_disk(path, exclude=exclude)
+        except LOAD_ERRORS as err:
+            raise ModelLoadError(f"{path / 'model'}: cannot load the {self.name} component: {err}") from err
+        self._check_cfg_matches_head(str(path / "cfg"))
+        return self
 
     def from_bytes(self, bytes_data, *, exclude=tuple()) -> "LowNERTagger":
         try:
-            return super().from_bytes(bytes_data, exclude=exclude)
-        except (ValueError, RuntimeError, KeyError, TypeError) as err:
+            super().from_bytes(bytes_data, exclude=exclude)
+        except LOAD_ERRORS as err:
             raise ModelLoadError(f"cannot load the {self.name} component from bytes: {err}") from err
+        self._check_cfg_matches_head(f"the {self.name} component's cfg in the bytes")
+        return self
+
+    def _check_cfg_matches_head(self, source: str) -> None:
+        """The saved head's tag ids index the tags cfg's labels and scheme make: refuse a cfg
+        (edited, lost or from another pipeline) that gives other tags, another decoder or
+        other label sets than the head was built with, which would relabel entities silently."""
+        head = self.head
+        if not head.is_built:
+            return
+        built = head.build_config
+        cfg = self.cfg
+        pairs = {
+            "labels": (sorted(set(cfg.get("labels", []))), built["scheme"]["labels"]),
+            "scheme": (cfg.get("scheme"), built["scheme"]["scheme"]),
+            "decoder": (cfg.get("decoder"), built["decoder"]),
+            "labels per domain": (
+                {domain: sorted(set(labels)) for domain, labels in cfg.get("domain_labels", {}).items()},
+                {domain: scheme["labels"] for domain, scheme in (built.get("domain_schemes") or {}).items()},
+            ),
+            "default domain": (cfg.get("default_domain") or None, built.get("default_domain") or None),
+        }
+        for what, (in_cfg, in_model) in pairs.items():
+            if in_cfg != in_model:
+                raise ModelLoadError(
+                    f"{source}: {what} {in_cfg!r}, but the saved model was trained with {in_model!r}; "
+                    "restore the file or save the pipeline again"
+                )
 
     def update(
         self,
@@ -300,61 +400,28 @@ class LowNERTagger(TrainablePipe):
             return losses
         set_dropout_rate(self.model, drop)
         tokvecs, backprop_tokvecs = self.model.get_ref("tok2vec").begin_update(docs)
-        batch = training_batch(examples, tokvecs, self.scheme)
+        batch = training_batch(examples, tokvecs, self.scheme, self.domain_schemes)
         head = self.head
         head.train()
-        terms: Dict[str, torch.Tensor] = {}
-        for key, objective in self.objectives.items():
-            objective.step = self.step
-            for term, value in objective(batch, head).items():
-                self._add_term(terms, term_key(key, term), value)
+        terms = self.runner.loss(batch, head, self.step)
         if not terms:
             return losses
-        total = torch.stack(list(terms.values())).sum()
-        if not torch.isfinite(total):
-            self._skip_non_finite(terms)
-            return losses
-        self._non_finite_batches = 0
         if self.measure_term_gradients:
             self.term_gradients = {key: gradient_norm(value, batch.features) for key, value in terms.items()}
+        total = torch.stack(list(terms.values())).sum()
         total.backward()
         backprop_tokvecs(batch.input_gradients())
-        for objective in self.objectives.values():
-            objective.batch_accepted()
+        self.runner.batch_accepted()
         if sgd is not None:
             self.finish_update(sgd)
         losses[self.name] += float(total.detach())
-        reported = {key: float(value.detach()) for key, value in terms.items()}
-        for key, objective in self.objectives.items():
-            for term, value in objective.report().items():
-                self._add_term(reported, term_key(key, term), value)
-        for key, value in reported.items():
+        for key, value in self.runner.report(terms).items():
             losses[f"{self.name}_{key}"] = losses.get(f"{self.name}_{key}", 0.0) + value
         return losses
 
-    def _add_term(self, terms: Dict[str, Any], key: str, value: Any) -> None:
-        if key in terms:
-            raise ValueError(
-                f"{self.name}: two objectives report a term named '{key}'; rename one of their "
-                "config keys (the term names are <key>_<term>)"
-            )
-        terms[key] = value
-
-    def _skip_non_finite(self, terms: Dict[str, torch.Tensor]) -> None:
-        """Skip a batch whose loss is NaN or infinite; stop training when it happens again and
-        again (the weights have diverged, and every later batch would be skipped too)."""
-        self._non_finite_batches += 1
-        values = ", ".join(f"{key} {float(value.detach()):.3g}" for key, value in terms.items())
-        if self._non_finite_batches >= MAX_NON_FINITE_BATCHES:
-            raise TrainingDivergedError(
-                f"{self.name}: training diverged: {self._non_finite_batches} batches in a row had a "
-                f"non-finite loss ({values}). Lower the learning rate ([training.optimizer]) and train again."
-            )
-        warnings.warn(f"{self.name}: skipped a batch with a non-finite loss ({values})")
-
     def finish_update(self, sgd: Optimizer) -> None:
-        """Step the weights, check them, then let the objectives act on the new weights (side
-        optimizers, teachers)."""
+        """Step the weights, check them, then let the head modules and the objectives act on
+        the new weights (re-projections, side optimizers, teachers)."""
         super().finish_update(sgd)
         self.step += 1
         head = self.head
@@ -364,8 +431,21 @@ class LowNERTagger(TrainablePipe):
                 f"{self.name}: training diverged: the optimizer step made {', '.join(broken)} non-finite. "
                 "Lower the learning rate ([training.optimizer]) and train again."
             )
-        for objective in self.objectives.values():
-            objective.after_step()
+        head.after_step()
+        self.runner.after_step()
+
+
+def _check_cfg_file(path: Path, component: str) -> None:
+    """spaCy loads a component whose cfg is missing with the labels of its config (none), so
+    that every entity the head predicts fails or vanishes: the cfg must be there and readable."""
+    if not path.is_file():
+        raise ModelLoadError(
+            f"{path}: missing: it holds the {component} component's labels and tag scheme; copy or save the pipeline again"
+        )
+    try:
+        srsly.read_json(path)
+    except ValueError as err:
+        raise ModelLoadError(f"{path}: not JSON ({err}); restore it or save the pipeline again") from err
 
 
 def _check_init_tok2vec(nlp: Language) -> None:

@@ -1,5 +1,4 @@
 """Readers for one-token-per-line column files: CoNLL-2002/2003, WNUT-17 and WeiboNER."""
-import re
 from pathlib import Path
 from typing import Iterator, List, NamedTuple, Optional
 
@@ -9,8 +8,8 @@ DOCSTART = "-DOCSTART-"
 # BIO, plus BIOES's E/S and BILUO's L/U: docs.to_iob2 decodes them all.
 ENTITY_PREFIXES = ("B", "I", "E", "S", "L", "U")
 # A WeiboNER token is its character (two U+FFFD for a broken emoji) followed by the
-# character's position in its jieba word. Non-greedy, so "20" is "2" at position 0.
-_WEIBO_TOKEN = re.compile(r"(.+?)([0-9]+)", re.DOTALL)
+# character's position in its jieba word, in these digits.
+_POSITION_DIGITS = "0123456789"
 _NOMINAL = ".NOM"
 
 
@@ -27,7 +26,8 @@ def read_conll(path: Path) -> Iterator[Sentence]:
 
     Columns are separated by TAB if the first token line contains one (WNUT-17,
     WeiboNER), otherwise by any run of whitespace (CoNLL). Every token line must have
-    as many columns as the first one. A sentence ends at a whitespace-only line
+    as many columns as the first one. Whitespace around the tag is dropped (a trailing
+    space after a TAB must not make a new type). A sentence ends at a whitespace-only line
     (WNUT-17 train separates sentences with a lone TAB) and at a `-DOCSTART-` line,
     which is dropped: CoNLL-2002 Dutch does not follow it with a blank line.
     """
@@ -50,7 +50,9 @@ def read_conll(path: Path) -> Iterator[Sentence]:
             raise CorpusFormatError(
                 path, line_no, f"expected {max(n_columns, 2)} columns, found {len(fields)}"
             )
-        word, tag = fields[0], fields[-1]
+        # A tag never holds whitespace, so stripping it cannot change one; a TAB-separated
+        # word can ("New York"), so it is kept as it is.
+        word, tag = fields[0], fields[-1].strip()
         if not word:
             raise CorpusFormatError(path, line_no, "empty token")
         _check_tag(path, line_no, tag)
@@ -76,19 +78,25 @@ def read_weibo(path: Path, nam_only: bool = False) -> Iterator[Sentence]:
 
 def _check_tag(path: Path, line_no: int, tag: str) -> None:
     prefix, sep, label = tag.partition("-")
-    if tag != "O" and not (prefix in ENTITY_PREFIXES and sep and label):
+    has_type = bool(sep and label) and not any(char.isspace() for char in label)
+    if tag != "O" and not (prefix in ENTITY_PREFIXES and has_type):
         raise CorpusFormatError(
-            path, line_no, f"unknown NER tag {shorten(tag)}: expected O or B-, I-, E-, S-, L-, U- and a type"
+            path,
+            line_no,
+            f"unknown NER tag {shorten(tag)}: expected O or B-, I-, E-, S-, L-, U- and a type without spaces",
         )
 
 
 def _weibo_char(path: Path, line_no: int, token: str) -> str:
-    match = _WEIBO_TOKEN.fullmatch(token)
-    if match is None:
+    """The character of a WeiboNER token: all but its trailing digits, or its first character
+    if it is all digits ("20" is "2" at position 0). rstrip is linear in the token's length,
+    where a regex that backtracks over a long run of digits was quadratic."""
+    char = token.rstrip(_POSITION_DIGITS) or token[:1]
+    if len(char) == len(token):
         raise CorpusFormatError(
             path, line_no, f"WeiboNER token {shorten(token)} is not a character followed by its position digits"
         )
-    return match.group(1)
+    return char
 
 
 def _drop_nominal(tag: str) -> str:

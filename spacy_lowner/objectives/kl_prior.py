@@ -15,6 +15,7 @@ from ..layers.losses import EPSILON, kl_divergence
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
+from ..settings import NonNegativeFloat, NonNegativeInt
 from ..training.schedules import linear_ramp
 from .base import Objective, ObjectiveContext
 
@@ -58,9 +59,12 @@ class KLPriorObjective(Objective):
         return {"": scale * tokens_per_doc * kl_divergence(self.prior, mean)}
 
 
-@lowner_objectives("kl_prior")
+@lowner_objectives("spacy_lowner.kl_prior.v1")
 def make_kl_prior(
-    weight: float = 1.0, prior: Optional[Dict[str, float]] = None, start_step: int = 0, warmup_steps: int = 0
+    weight: NonNegativeFloat = 1.0,
+    prior: Optional[Dict[str, NonNegativeFloat]] = None,
+    start_step: NonNegativeInt = 0,
+    warmup_steps: NonNegativeInt = 0,
 ) -> KLPriorObjective:
     """KL(prior || mean tag distribution of the unlabeled tokens).
 

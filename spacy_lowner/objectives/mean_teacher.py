@@ -25,6 +25,7 @@ from ..layers.losses import doc_mean, kl_divergence, squared_error
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
+from ..settings import Fraction, NonNegativeFloat, NonNegativeInt, Probability
 from ..training.schedules import sigmoid_ramp
 from .base import Objective, ObjectiveContext
 
@@ -75,8 +76,7 @@ class MeanTeacherObjective(Objective):
             return {}
         with torch.no_grad():
             self.teacher.eval()
-            scores = self.teacher(batch.features.detach(), batch.domains if batch.examples else None)
-            target = self.teacher.marginals(scores, batch.mask)
+            target = batch.head_pass(self.teacher, batch.features.detach()).marginals()
         selected = mask & (target.max(-1).values >= self.confidence)
         if not bool(selected.any()):
             return {}
@@ -97,12 +97,12 @@ class MeanTeacherObjective(Objective):
         return self.teacher.state_dict()
 
 
-@lowner_objectives("mean_teacher")
+@lowner_objectives("spacy_lowner.mean_teacher.v1")
 def make_mean_teacher(
-    weight: float = 1.0,
-    ema_decay: float = 0.99,
-    rampup_steps: int = 200,
-    confidence: float = 0.0,
+    weight: NonNegativeFloat = 1.0,
+    ema_decay: Fraction = 0.99,
+    rampup_steps: NonNegativeInt = 200,
+    confidence: Probability = 0.0,
     on_labeled: bool = True,
     divergence: str = "mse",
     predict_with: str = "teacher",

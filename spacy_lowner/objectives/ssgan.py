@@ -33,6 +33,7 @@ from ..layers.losses import doc_mean
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
+from ..settings import Fraction, NonNegativeFloat, PositiveFloat, PositiveInt
 from .base import Objective, ObjectiveContext
 
 GENERATORS = ("self_attention", "lstm")
@@ -212,16 +213,16 @@ class SeqGanObjective(Objective):
         return {"g": self.generator_loss}
 
 
-@lowner_objectives("ssgan")
+@lowner_objectives("spacy_lowner.ssgan.v1")
 def make_ssgan(
     generator: str = "self_attention",
-    noise_width: int = 100,
-    generator_width: int = 256,
-    attention_heads: int = 4,
-    generator_dropout: float = 0.1,
-    generator_learning_rate: float = 1e-4,
-    beta: float = 2.0,
-    generator_grad_clip: float = 1.0,
+    noise_width: PositiveInt = 100,
+    generator_width: PositiveInt = 256,
+    attention_heads: PositiveInt = 4,
+    generator_dropout: Fraction = 0.1,
+    generator_learning_rate: NonNegativeFloat = 1e-4,
+    beta: NonNegativeFloat = 2.0,
+    generator_grad_clip: PositiveFloat = 1.0,
 ) -> SeqGanObjective:
     """Seq-GAN-BERT's unsupervised terms; use it beside the `supervised` objective.
 

@@ -6,6 +6,7 @@ import torch
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
+from ..settings import NonNegativeFloat
 from .base import Objective
 
 
@@ -22,15 +23,20 @@ class SupervisedObjective(Objective):
         self.weight = weight
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        labeled = batch.labeled
-        gold = batch.gold[labeled]
-        if not bool((gold >= 0).any()):
+        # Docs are scored under their own label set (a domain whose corpus has other entity
+        # types has its own tag projection and CRF); one mean over the labeled docs of all.
+        per_doc = []
+        for label_set, rows in batch.label_set_rows(batch.labeled).items():
+            gold = batch.gold[rows]
+            if bool((gold >= 0).any()):
+                scores = batch.head_pass(head).tag_scores(label_set)[rows]
+                per_doc.append(head.nll(scores, gold, batch.mask[rows], label_set))
+        if not per_doc:
             return {}
-        scores = batch.tag_scores(head)[labeled]
-        return {"": self.weight * head.nll(scores, gold, batch.mask[labeled]).mean()}
+        return {"": self.weight * torch.cat(per_doc).mean()}
 
 
-@lowner_objectives("supervised")
-def make_supervised(weight: float = 1.0) -> SupervisedObjective:
+@lowner_objectives("spacy_lowner.supervised.v1")
+def make_supervised(weight: NonNegativeFloat = 1.0) -> SupervisedObjective:
     """The tagging loss on the labeled docs (weight: its factor in the summed loss)."""
     return SupervisedObjective(weight=weight)

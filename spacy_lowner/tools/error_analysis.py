@@ -112,7 +112,9 @@ class ErrorReport:
         return {"ents_p": p, "ents_r": r, "ents_f": 2 * p * r / (p + r) if p + r else 0.0}
 
     def worst_docs(self, limit: int) -> List[DocErrors]:
-        """The docs with at least one error, most errors first (then corpus order)."""
+        """The first `limit` (at least 1) docs with at least one error, most errors first (then corpus order)."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")  # a slice [:-5] would drop the last 5 instead
         with_errors = [d for d in self.docs if d.n_errors]
         return sorted(with_errors, key=lambda d: (-d.n_errors, d.index))[:limit]
 

@@ -1,7 +1,8 @@
 """The error report as one self-contained HTML page: counts by kind, overall, per label and per
 label group, the label confusion table, and the docs with errors drawn twice with displaCy's
 entity renderer (gold above, predicted below). No script and no external resource: the page
-opens offline."""
+opens offline. Every string from the data (texts, labels, file names) is escaped: a label is
+text, never markup."""
 import html
 from typing import Dict, List, Sequence
 
@@ -42,15 +43,21 @@ def _kind_rows(named_counts: Dict[str, Dict[str, int]]) -> List[List[object]]:
 
 
 def _render(doc: Doc, colors: Dict[str, str]) -> str:
+    """The doc's text with its entities marked. displaCy escapes the text but not the labels, and
+    draws a title and knowledge-base links a doc may carry in its user data, unescaped: so it is
+    given the text and the spans alone, with escaped labels (`colors` is keyed by them)."""
     if not doc.ents:
         return f"<div>{html.escape(doc.text)}</div>"
-    return displacy.render(doc, style="ent", page=False, minify=True, options={"colors": colors})
+    ents = [{"start": ent.start_char, "end": ent.end_char, "label": html.escape(ent.label_)} for ent in doc.ents]
+    return displacy.render(
+        {"text": doc.text, "ents": ents}, style="ent", manual=True, page=False, minify=True, options={"colors": colors}
+    )
 
 
 def render_page(report: ErrorReport, gold: Sequence[Doc], predicted: Sequence[Doc], title: str, limit: int) -> str:
     """The page; `gold` and `predicted` are the docs by the index the report knows them by."""
     scores = report.scores()
-    colors = {label: _PALETTE[i % len(_PALETTE)] for i, label in enumerate(report.labels)}
+    colors = {html.escape(label): _PALETTE[i % len(_PALETTE)] for i, label in enumerate(report.labels)}
     parts = [f"<h1>{html.escape(title)}</h1>"]
     parts.append(
         f"<p>{report.n_gold} gold and {report.n_predicted} predicted entities in {len(report.docs)} docs: "

@@ -8,9 +8,8 @@ import keyword
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, List, Sequence
 
 import srsly
 from packaging.version import InvalidVersion, Version
@@ -23,7 +22,7 @@ from spacy.cli.package import (
 )
 from spacy.schemas import ModelMetaSchema, validate
 
-from .outputs import OutputError, check_outputs, replace_folder
+from .outputs import OutputError, check_outputs, check_replaceable, new_folder
 
 # The one expression in spaCy's setup.py template that adds the language prefix.
 _PREFIXED_NAME = "str(meta['lang'] + '_' + meta['name'])"
@@ -65,8 +64,9 @@ def package_pipeline(
     After `pip install` of the wheel, `spacy.load(name)` loads the pipeline.
     requirements: added to those of the pipeline's meta.json and those derived from its
         config (e.g. spacy-lowner, spacy-transformers).
-    force: replace an existing `<output_dir>/<name>-<version>` folder (not one that holds
-        the input, nor one inside it).
+    force: replace an existing `<output_dir>/<name>-<version>` folder that this function
+        wrote (not one that holds the input or anything a package folder does not, nor one
+        inside the input).
     """
     check_name(name)
     check_version(version)
@@ -75,22 +75,23 @@ def package_pipeline(
     main_path = Path(output_dir) / f"{name}-{version}"
     try:
         check_outputs([main_path], [input_dir])
+        if main_path.exists() and not force:
+            raise PackagingError(f"{main_path} already exists; delete it or use force (--force)")
+        check_replaceable(main_path, "package", package_files(name), marker="setup.py")
     except OutputError as err:
         raise PackagingError(str(err)) from None
-    if main_path.exists() and not force:
-        raise PackagingError(f"{main_path} already exists; delete it or use force (--force)")
     meta = build_meta(input_dir, name, version, requirements)
     # Built beside its destination and moved into place only once the wheel exists, so a
-    # failure leaves an old package (force) as it was.
-    main_path.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{main_path.name}.", suffix=".tmp", dir=main_path.parent))
-    try:
-        write_package_dir(input_dir, building / main_path.name, meta)
-        wheel = build_wheel(building / main_path.name)
-        replace_folder(building / main_path.name, main_path)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    # failure or a signal leaves an old package (force) as it was.
+    with new_folder(main_path) as folder:
+        write_package_dir(input_dir, folder, meta)
+        wheel = build_wheel(folder)
     return main_path / "dist" / wheel.name
+
+
+def package_files(name: str) -> List[str]:
+    """What a package folder holds: `write_package_dir`'s files and what the wheel build adds."""
+    return ["setup.py", "MANIFEST.in", "meta.json", *FILENAMES_DOCS, name, "dist", "build", f"{name}.egg-info"]
 
 
 def check_name(name: str) -> None:

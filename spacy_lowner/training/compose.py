@@ -24,6 +24,8 @@ from spacy.schemas import ConfigSchemaTraining
 from spacy.util import load_model_from_config, registry
 from thinc.api import Config
 
+from ..corpora.errors import CorpusFormatError, read_lines, shorten
+
 _HEADER = re.compile(r"^\[([^\]]+)\]\s*$")
 _SETTING = re.compile(r"^([A-Za-z0-9_@.\-]+)\s*=")
 _TRAIN_LINE = "# Train:"
@@ -94,13 +96,14 @@ class ConfigText:
         return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def parse_config_text(text: str) -> ConfigText:
+def parse_config_text(text: str, source: str = "config") -> ConfigText:
     """Blocks with their settings and comments. A comment run directly above a header (no blank
-    line between) leads that block; the lines above a setting, up to the previous one, go with it."""
+    line between) leads that block; the lines above a setting, up to the previous one, go with it.
+    source: the file the text is from, named in errors."""
     preamble: List[str] = []
     blocks: List[Block] = []
     pending: List[str] = []  # comment and blank lines not placed yet
-    for line in text.splitlines():
+    for line_no, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         header = _HEADER.match(stripped)
         if header:
@@ -115,7 +118,9 @@ def parse_config_text(text: str) -> ConfigText:
             blocks[-1].settings.append(Setting(_SETTING.match(stripped).group(1), pending + [line]))
             pending = []
         else:
-            raise ComposeError(f"cannot read config line: {line!r}")
+            raise ComposeError(
+                f"{source}:{line_no}: cannot read config line {shorten(line)}: expected [section], key = value or # comment"
+            )
     (blocks[-1].tail if blocks else preamble).extend(pending)
     for block in blocks:  # blank lines between blocks are written anew
         while block.tail and block.tail[-1].strip() == "":
@@ -184,10 +189,10 @@ def _insert_position(config: ConfigText, name: str) -> int:
 
 def compose(base_path: Path, part_paths: Sequence[Path]) -> str:
     """The text of `base_path` with `part_paths` merged in, in order, and validated."""
-    config = parse_config_text(Path(base_path).read_text(encoding="utf8"))
+    config = read_config_text(base_path)
     owners: Dict[Tuple[str, str], Tuple[str, str]] = {}
     for path in part_paths:
-        part = parse_config_text(Path(path).read_text(encoding="utf8"))
+        part = read_config_text(path)
         merge(config, part, str(path), owners)
         if any(line.startswith(_TRAIN_LINE) for line in part.preamble):
             # The last "# Train: ..." line says how to train the result.
@@ -202,6 +207,16 @@ def compose(base_path: Path, part_paths: Sequence[Path]) -> str:
     text = config.text()
     validate(text)
     return text
+
+
+def read_config_text(path: Path) -> ConfigText:
+    """The parsed config file at `path`: UTF-8 text, a byte order mark dropped (editors on
+    Windows write one); a file that is not text is a ComposeError naming its line."""
+    try:
+        text = "\n".join(line for _, line in read_lines(Path(path)))
+    except CorpusFormatError as err:
+        raise ComposeError(f"{err}; a config is a UTF-8 text file") from None
+    return parse_config_text(text, str(path))
 
 
 def validate(text: str) -> None:

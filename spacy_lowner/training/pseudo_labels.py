@@ -10,20 +10,28 @@ even in a doc it is unsure of elsewhere, which matters most for the rare types, 
 seldom pass as a whole. Docs in which the tagger finds fewer than `min_entities` (sure)
 entities are left out by default (min_entities=1): with a weak tagger most all-O docs are all-O
 because it missed their entities, and they would teach it to miss them.
+
+Soft labels (`soft_label`, `write_soft_labels`) keep every doc given, as text only, with the
+tagger's whole distribution over its tags per token as the `teacher` channel
+(model/channels.py): a student that distils them reads `batch.teacher`, and the supervised loss
+sees an unlabeled doc. Choosing which docs to soft-label (a discriminator's pick) is the
+caller's.
 """
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training.corpus import walk_corpus
 from spacy.util import minibatch
+from thinc.types import Floats2d, Ints1d
 
 from ..component.pipe import LowNERTagger
 from ..corpora.docs import tokens_only
+from ..model.channels import set_teacher
 from ..tools.outputs import write_files
 from .readers import read_unlabeled
 
@@ -61,6 +69,19 @@ def find_tagger(nlp: Language, name: Optional[str] = None) -> str:
     return names[0]
 
 
+def tagged_batches(
+    nlp: Language, docs: Iterable[Doc], name: str, batch_size: int
+) -> Iterator[Tuple[List[Doc], List[Ints1d], List[Floats2d]]]:
+    """Batches of copies of `docs` (tokens and domain only) with what the tagger `name` gives
+    each: its decoded tag ids and its (n_tokens, n_tags) CRF marginals, in `scheme.tags` order."""
+    tagger: LowNERTagger = nlp.get_pipe(name)
+    # The components before the tagger (a tok2vec or transformer its listener reads) run as
+    # in any prediction; the tagger's own pass is done here, with its marginals.
+    predicted = nlp.pipe((tokens_only(doc, nlp.vocab) for doc in docs), disable=[name], batch_size=batch_size)
+    for batch in minibatch(predicted, size=batch_size):
+        yield (batch, *tagger.predict_with_marginals(batch))
+
+
 def pseudo_label(
     nlp: Language,
     docs: Iterable[Doc],
@@ -87,11 +108,7 @@ def pseudo_label(
     tagger: LowNERTagger = nlp.get_pipe(name)
     report = PseudoLabelReport()
     kept: List[Doc] = []
-    # The components before the tagger (a tok2vec or transformer its listener reads) run as
-    # in any prediction; the tagger's own pass is done here, with its marginals.
-    predicted = nlp.pipe((tokens_only(doc, nlp.vocab) for doc in docs), disable=[name], batch_size=batch_size)
-    for batch in minibatch(predicted, size=batch_size):
-        tag_ids, marginals = tagger.predict_with_marginals(batch)
+    for batch, tag_ids, marginals in tagged_batches(nlp, docs, name, batch_size):
         tagger.set_annotations(batch, tag_ids)
         report.docs += len(batch)
         for doc, ids, probs in zip(batch, tag_ids, marginals):
@@ -145,4 +162,46 @@ def write_self_training_data(
     files = {folder / name: source.read_bytes() for name, source in zip(names, sources)}
     files[folder / "pseudo.spacy"] = DocBin(docs=kept, store_user_data=True).to_bytes()
     write_files(files)
+    return report
+
+
+def soft_label(
+    nlp: Language,
+    docs: Iterable[Doc],
+    component: Optional[str] = None,
+    batch_size: int = 64,
+    progress: Optional[Callable[[PseudoLabelReport], None]] = None,
+) -> Tuple[List[Doc], PseudoLabelReport]:
+    """Copies of `docs`, every one in order, with their tokens and domain and no entity
+    annotation, each carrying the tagger's distribution over its tags per token (CRF
+    marginals) as its teacher channel; and counts (docs = kept = the docs written).
+    progress: called with the counts after every batch."""
+    name = find_tagger(nlp, component)
+    tags = nlp.get_pipe(name).scheme.tags
+    report = PseudoLabelReport()
+    labeled: List[Doc] = []
+    for batch, _, marginals in tagged_batches(nlp, docs, name, batch_size):
+        # A fresh copy: the predicted doc carries what the components before the tagger set.
+        labeled.extend(set_teacher(tokens_only(doc), tags, probs) for doc, probs in zip(batch, marginals))
+        report.docs = report.kept = len(labeled)
+        if progress is not None:
+            progress(report)
+    return labeled, report
+
+
+def write_soft_labels(
+    nlp: Language,
+    docs: Iterable[Doc],
+    path: Path,
+    component: Optional[str] = None,
+    batch_size: int = 64,
+    progress: Optional[Callable[[PseudoLabelReport], None]] = None,
+) -> PseudoLabelReport:
+    """Write `docs` soft-labeled by `nlp` (see soft_label) to the DocBin `path`, user data
+    kept, so that MixedCorpus's `unlabeled` (or spaCy's Corpus) yields them with their teacher
+    channel. ValueError if there is no doc to write; the file is written whole or not at all."""
+    labeled, report = soft_label(nlp, docs, component, batch_size, progress)
+    if not labeled:
+        raise ValueError("there is no doc to soft-label")
+    write_files({path: DocBin(docs=labeled, store_user_data=True).to_bytes()})
     return report

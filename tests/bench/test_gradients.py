@@ -18,7 +18,7 @@ def test_each_term_is_measured_where_it_reaches_the_encoder(tmp_path, weibo_docs
     DocBin(docs=weibo_docs[2]).to_disk(dev)
     split = make_split(train, 0.3, 0, tmp_path / "split")
     overrides = {
-        "paths.train": str(split["labeled"]), "paths.unlabeled": str(split["unlabeled"]), "paths.dev": str(dev),
+        "paths.train": str(split.labeled), "paths.unlabeled": str(split.unlabeled), "paths.dev": str(dev),
         "training.batcher.size": "300", "components.lowner_ner.objectives.ssgan.beta": "0",
     }
     per_step = term_gradients(System("ssgan", CONFIGS / "weibo_cnn_ssgan.cfg"), overrides, tmp_path, steps=3, log=lambda _: None)

@@ -54,8 +54,8 @@ def test_training_folder_holds_the_labeled_and_the_confident_docs(tmp_path, trai
     folder, kept = self_training_data(found["self"], split, teacher_run, tmp_path / "self_training", log=lambda _: None)
 
     nlp = spacy.load(trained_pipeline)
-    labeled = list(DocBin().from_disk(split["labeled"]).get_docs(nlp.vocab))
-    unlabeled = list(DocBin().from_disk(split["unlabeled"]).get_docs(nlp.vocab))
+    labeled = list(DocBin().from_disk(split.labeled).get_docs(nlp.vocab))
+    unlabeled = list(DocBin().from_disk(split.unlabeled).get_docs(nlp.vocab))
     with_entities = [doc.text for doc in unlabeled if nlp(doc.text).ents]
     assert 0 < len(with_entities) < len(unlabeled)
     read = [eg.reference for eg in Corpus(folder)(nlp)]  # what `paths.train = folder` trains on

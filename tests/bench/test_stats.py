@@ -48,6 +48,6 @@ def test_a_system_composed_on_the_command_line(tmp_path):
     assert system.spec == spec.partition("=")[2]  # what the sweep's log names
     path = system.config_file(tmp_path)
     assert path == tmp_path / "configs" / "mt.cfg"
-    assert '@lowner_objectives = "mean_teacher"' in path.read_text(encoding="utf8")
+    assert "[components.lowner_ner.objectives.mean_teacher]" in path.read_text(encoding="utf8")
     with pytest.raises(OptionError, match="not found"):
         parse_systems([f"x={configs / 'weibo_cnn.cfg'}+{tmp_path / 'missing.cfg'}"])

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import typer
 from click.testing import CliRunner
@@ -118,3 +120,34 @@ def test_long_fields_are_cut_in_errors(tmp_path):
     assert f"{path}:2: " in result.output
     assert "(100000 characters)" in result.output
     assert len(result.output) < 500
+
+
+def error_line(result, start):
+    """The one line of a failed command's output that holds `start`, and no traceback."""
+    assert "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if start in line]
+    return line
+
+
+def test_unknown_language_is_one_line(tmp_path):
+    path = tmp_path / "raw.txt"
+    path.write_text("hello\n", encoding="utf8")
+    result = runner.invoke(cli, ["convert", "text", str(path), str(tmp_path / "raw.spacy"), "--lang", "klingon"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert ", xx, yo, zh" in error_line(result, "Unknown language 'klingon' (lang, --lang); use a spaCy language code: af, ")
+    assert not (tmp_path / "raw.spacy").exists()
+
+
+@pytest.mark.parametrize("source,line_no", [("/dev/zero", 1), ("binary", 1), ("nul_line", 2)])
+def test_input_that_is_not_text_is_one_line_with_its_line(tmp_path, source, line_no):
+    if source == "/dev/zero":
+        if not Path("/dev/zero").exists():
+            pytest.skip("needs /dev/zero")
+        path = Path(source)  # endless: it must be refused, not read forever
+    else:
+        path = tmp_path / "input.txt"
+        path.write_bytes(bytes(range(256)) * 64 if source == "binary" else "北京\n上\x00海\n".encode("utf8"))
+    result = runner.invoke(cli, ["convert", "text", str(path), str(tmp_path / "out.spacy"), "--lang", "zh"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "not a text file" in error_line(result, f"{path}:{line_no}: NUL byte at column ")
+    assert not (tmp_path / "out.spacy").exists()

@@ -1,4 +1,5 @@
 import json
+import signal
 
 import pytest
 import typer
@@ -7,6 +8,7 @@ from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
 from spacy_lowner.cli import app
+from tests.stopping import stop_at_pause
 
 runner = CliRunner()
 cli = typer.main.get_group(app)
@@ -175,6 +177,41 @@ def test_both_outputs_or_neither(train_path, tmp_path, monkeypatch):
     assert "appeared meanwhile" in result.output
     assert labeled.read_bytes() == b"old labeled"
     assert not unlabeled.exists()
+
+
+def test_a_signal_between_writing_the_two_outputs_leaves_a_matching_pair(train_path, tmp_path):
+    def sample_args(folder):
+        return ["sample", str(train_path), str(folder / "l.spacy"), str(folder / "u.txt"), "--ratio", "0.5", "--seed", "1"]
+
+    # what the split must be: the same command, not stopped
+    result = runner.invoke(cli, sample_args(tmp_path / "ref"))
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "l.spacy").write_bytes(b"old labeled")
+    (out / "u.txt").write_bytes(b"old unlabeled")
+    script = f"""
+    from pathlib import Path
+    from spacy_lowner.cli import app
+    from spacy_lowner.tools import outputs
+
+    real_replace = outputs.os.replace
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        if Path(dst).name == "l.spacy":  # the labeled file is new, the unlabeled one still old
+            pause(0)
+            while not outputs._guard.pending:  # the signal has come and is held: rename on
+                time.sleep(0.01)
+
+    outputs.os.replace = replace
+    app({sample_args(out)!r})
+    """
+    code, printed = stop_at_pause(script)
+    assert code == -signal.SIGTERM, printed
+    assert sorted(p.name for p in out.iterdir()) == ["l.spacy", "u.txt"]  # no .bak, no .tmp
+    for name in ("l.spacy", "u.txt"):
+        assert (out / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
 
 
 def test_input_without_entity_annotation_is_refused(tmp_path, weibo_docs):

@@ -1,12 +1,16 @@
+import shutil
+
 import numpy
 import pytest
 import spacy
+import srsly
 import torch
 from spacy.tokens import Doc
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
-from spacy_lowner.component.pipe import MAX_NON_FINITE_BATCHES, LowNERTagger
+from spacy_lowner.component.pipe import LowNERTagger
+from spacy_lowner.component.runner import MAX_NON_FINITE_BATCHES
 from spacy_lowner.errors import ModelLoadError, NonFiniteScoresError, TrainingDivergedError
 from spacy_lowner.objectives import Objective
 from spacy_lowner.registry import lowner_objectives
@@ -256,16 +260,31 @@ def saved_pipeline(make_nlp, train_examples, tmp_path):
     return nlp, tmp_path / "pipeline"
 
 
+def saved_before_checksums(path):
+    """The pipeline at `path` as this package saved it before checksums.json existed."""
+    for checksums in path.rglob("checksums.json"):
+        checksums.unlink()
+
+
 @pytest.mark.parametrize("damage", ["truncated", "emptied", "missing"])
-def test_a_damaged_model_file_names_the_file_and_the_component(saved_pipeline, damage):
+@pytest.mark.parametrize("checksums", [True, False], ids=["checksummed", "saved-before-checksums"])
+def test_a_damaged_model_file_names_the_file_and_the_component(saved_pipeline, damage, checksums):
     _, path = saved_pipeline
+    if not checksums:
+        saved_before_checksums(path)
     model_file = path / "lowner_ner" / "model"
     data = model_file.read_bytes()
     if damage == "missing":
         model_file.unlink()
     else:
         model_file.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"")
-    with pytest.raises(ModelLoadError, match=rf"^{model_file}: cannot load the lowner_ner component"):
+    if not checksums:
+        message = "cannot load the lowner_ner component"
+    elif damage == "missing":
+        message = "missing, though the lowner_ner component's .*checksums.json lists it"
+    else:
+        message = "damaged or changed since the pipeline was saved: its SHA-256 is not the one the lowner_ner component recorded"
+    with pytest.raises(ModelLoadError, match=rf"^{model_file}: {message}"):
         spacy.load(path)
 
 
@@ -276,10 +295,178 @@ def test_zeroed_weights_fail_their_checksum(saved_pipeline):
     weights = nlp.get_pipe("lowner_ner").head.emission.weight.detach().numpy().tobytes()
     start = data.index(weights)  # torch.save stores the tensor bytes as they are
     model_file.write_bytes(data[:start] + bytes(len(weights)) + data[start + len(weights) :])
+    with pytest.raises(ModelLoadError, match=rf"^{model_file}: damaged or changed"):
+        spacy.load(path)
+    saved_before_checksums(path)  # the head's own digest still catches it
     with pytest.raises(ModelLoadError, match="do not match their checksum"):
         spacy.load(path)
     model_file.write_bytes(data)
     assert spacy.load(path).get_pipe("lowner_ner").labels == nlp.get_pipe("lowner_ner").labels
+
+
+def entities(nlp, texts):
+    return [[(e.start, e.end, e.label_) for e in doc.ents] for doc in nlp.pipe(texts)]
+
+
+@pytest.fixture(scope="module")
+def dev_texts(weibo_docs):
+    return [doc.text for doc in weibo_docs[2]]
+
+
+def test_a_trained_component_refuses_a_new_label(trained_pipeline, dev_texts, tmp_path):
+    nlp = spacy.load(trained_pipeline)
+    ner = nlp.get_pipe("lowner_ner")
+    labels, expected = ner.labels, entities(nlp, dev_texts)
+    assert any(expected)
+    assert ner.add_label(labels[0]) == 0
+    with pytest.raises(ValueError, match="cannot add the label 'NEWTYPE' to a trained component"):
+        ner.add_label("NEWTYPE")
+    assert ner.labels == labels and entities(nlp, dev_texts) == expected
+    nlp.to_disk(tmp_path / "saved")
+    assert entities(spacy.load(tmp_path / "saved"), dev_texts) == expected
+
+
+def test_labels_can_be_added_before_training(make_nlp, train_examples):
+    nlp = make_nlp()
+    ner = nlp.get_pipe("lowner_ner")
+    assert ner.add_label("ZZZ") == 1
+    nlp.initialize(lambda: train_examples)
+    assert "ZZZ" in ner.labels and "PER.NAM" in ner.labels
+    assert ner.head.n_tags == 1 + 2 * len(ner.labels)
+
+
+@pytest.fixture
+def copied_pipeline(trained_pipeline, tmp_path):
+    path = tmp_path / "pipeline"
+    shutil.copytree(trained_pipeline, path)
+    return path
+
+
+def test_a_missing_cfg_is_a_load_error(copied_pipeline):
+    cfg = copied_pipeline / "lowner_ner" / "cfg"
+    cfg.unlink()
+    with pytest.raises(ModelLoadError, match=rf"^{cfg}: missing: it holds the lowner_ner component's labels"):
+        spacy.load(copied_pipeline)
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("scheme", "BIOES", "scheme 'BIOES', but the saved model was trained with 'BIO'"),
+        ("decoder", "softmax", "decoder 'softmax', but the saved model was trained with 'crf'"),
+        ("labels", ["GPE.NAM", "PER.NAM"], r"labels \['GPE.NAM', 'PER.NAM'\], but the saved model was trained with \['GPE.NAM'"),
+        ("labels", "add", r"labels .*'NEWTYPE'.*, but the saved model was trained with"),
+        ("default_domain", "news", "default domain 'news', but the saved model was trained with None"),
+    ],
+)
+def test_a_cfg_that_does_not_fit_the_saved_head_is_a_load_error(copied_pipeline, dev_texts, key, value, message):
+    cfg_path = copied_pipeline / "lowner_ner" / "cfg"
+    cfg = srsly.read_json(cfg_path)
+    assert cfg["scheme"] == "BIO" and cfg["decoder"] == "crf"
+    cfg[key] = cfg["labels"] + ["NEWTYPE"] if value == "add" else value
+    srsly.write_json(cfg_path, cfg)
+    with pytest.raises(ModelLoadError, match=rf"^{cfg_path}: {message}"):
+        spacy.load(copied_pipeline)
+
+
+def test_a_cfg_that_does_not_fit_the_head_is_refused_from_bytes(trained_pipeline):
+    nlp = spacy.load(trained_pipeline)
+    ner = nlp.get_pipe("lowner_ner")
+    data = srsly.msgpack_loads(ner.to_bytes())
+    cfg = srsly.json_loads(data["cfg"])
+    ner.from_bytes(srsly.msgpack_dumps(data))  # unchanged: loads
+    data["cfg"] = srsly.json_dumps({**cfg, "scheme": "BIOES"})
+    with pytest.raises(ModelLoadError, match="cfg in the bytes: scheme 'BIOES', but the saved model was trained with 'BIO'"):
+        ner.from_bytes(srsly.msgpack_dumps(data))
+    del data["cfg"]
+    fresh = spacy.blank("zh").add_pipe("lowner_ner", config={"model": nlp.config["components"]["lowner_ner"]["model"]})
+    with pytest.raises(ModelLoadError, match=r"cfg in the bytes: labels \[\], but the saved model was trained with \['GPE"):
+        fresh.from_bytes(srsly.msgpack_dumps(data))
+
+
+def flip_byte(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def offsets(path, count, start=0.0):
+    """`count` offsets spread over the file from `start` (a fraction of its size) to its end."""
+    size = path.stat().st_size
+    first = int(size * start)
+    return sorted({first + (size - first - 1) * i // (count - 1) for i in range(count)})
+
+
+@pytest.mark.parametrize("checksums", [True, False], ids=["checksummed", "saved-before-checksums"])
+def test_a_flipped_byte_anywhere_in_the_model_file_is_a_load_error(listened_pipeline, dev_texts, checksums, tmp_path):
+    """Every flip in a checksummed model file is refused; in one saved before checksums, the
+    flips that torch or msgpack notice are a ModelLoadError too (never an unpickling error)."""
+    source, expected = listened_pipeline
+    outcomes = set()
+    for offset in offsets(source / "lowner_ner" / "model", 30):
+        path = tmp_path / str(offset)
+        shutil.copytree(source, path)
+        if not checksums:
+            saved_before_checksums(path)
+        flip_byte(path / "lowner_ner" / "model", offset)
+        try:
+            loaded = spacy.load(path)
+        except ModelLoadError as err:
+            assert str(err).startswith(str(path / "lowner_ner"))
+            outcomes.add("refused")
+        else:
+            assert not checksums, f"a flip at {offset} loaded"
+            outcomes.add("same" if entities(loaded, dev_texts) == expected else "changed")
+        shutil.rmtree(path)
+    assert outcomes == {"refused"} if checksums else "refused" in outcomes
+
+
+def weight_offsets(model_file, model, count):
+    """`count` offsets spread over the bytes of the model's weight arrays in its saved file
+    (msgpack stores them as they are). A flip in the file's structure around them fails in
+    spaCy's own tok2vec loader, before lowner_ner is loaded (README)."""
+    data = model_file.read_bytes()
+    spans = []
+    for node in model.walk():
+        for name in node.param_names:
+            if node.has_param(name) and node.get_param(name).size:
+                raw = node.get_param(name).tobytes()
+                spans.extend(range(data.index(raw), data.index(raw) + len(raw)))
+    return [spans[i * (len(spans) - 1) // (count - 1)] for i in range(count)]
+
+
+def test_a_flipped_byte_in_the_weights_of_the_listened_tok2vec_is_a_load_error(listened_pipeline, tmp_path):
+    source, _ = listened_pipeline
+    tok2vec = spacy.load(source).get_pipe("tok2vec").model
+    for offset in weight_offsets(source / "tok2vec" / "model", tok2vec, 30):
+        path = tmp_path / str(offset)
+        shutil.copytree(source, path)
+        flip_byte(path / "tok2vec" / "model", offset)
+        with pytest.raises(ModelLoadError, match=rf"^{path / 'tok2vec' / 'model'}: damaged or changed since"):
+            spacy.load(path)
+        shutil.rmtree(path)
+
+
+@pytest.fixture(scope="module")
+def listened_pipeline(weibo_docs, tmp_path_factory):
+    """A pipeline whose lowner_ner listens to a small CNN tok2vec component, trained a little
+    and saved; with its entities on the dev texts."""
+    vocab, train_docs, dev_docs = weibo_docs
+    nlp = spacy.blank("zh", vocab=vocab)
+    embed = {"@architectures": "spacy.MultiHashEmbed.v2", "width": 32, "attrs": ["ORTH", "SHAPE"], "rows": [500, 50], "include_static_vectors": False}
+    encode = {"@architectures": "spacy.MaxoutWindowEncoder.v2", "width": 32, "depth": 1, "window_size": 1, "maxout_pieces": 2}
+    nlp.add_pipe("tok2vec", config={"model": {"@architectures": "spacy.Tok2Vec.v2", "embed": embed, "encode": encode}})
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 32, "upstream": "*"}
+    nlp.add_pipe("lowner_ner", config={"model": {"@architectures": "spacy_lowner.TokenTagger.v2", "tok2vec": listener}})
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in train_docs]
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(4):
+        for start in range(0, len(examples), 8):
+            nlp.update(examples[start : start + 8], sgd=optimizer)
+    path = tmp_path_factory.mktemp("listened") / "pipeline"
+    nlp.to_disk(path)
+    assert srsly.read_json(path / "lowner_ner" / "checksums.json")["sha256"].keys() == {"model", "../tok2vec/model"}
+    return path, entities(nlp, [doc.text for doc in dev_docs])
 
 
 class StepRecorder(Objective):

@@ -1,8 +1,11 @@
+import time
 from pathlib import Path
 
 import pytest
+import spacy
 
 from spacy_lowner.corpora.columns import Sentence, read_conll, read_weibo
+from spacy_lowner.corpora.convert import read_docs
 from spacy_lowner.corpora.errors import CorpusFormatError
 
 
@@ -62,6 +65,7 @@ def test_bioes_and_biluo_tags_are_accepted(tmp_path):
         ("a O\nb B-\n", 2, "unknown NER tag 'B-'"),
         ("a\tO\n\tO\n", 2, "empty token"),
         ("a\tO\nb\t\n", 2, "unknown NER tag ''"),
+        ("a\tO\nb\tB-GPE NAM\n", 2, "unknown NER tag 'B-GPE NAM'"),  # a type has no spaces
     ],
 )
 def test_format_errors_name_file_and_line(tmp_path, text, line_no, message):
@@ -113,3 +117,34 @@ def test_wnut17_train_lone_tab_boundaries(shared_data):
     sents = list(read_conll(shared_data / "wnut17" / "wnut17train.conll"))
     assert len(sents) == 3394
     assert sum(len(s.words) for s in sents) == 62730
+
+
+@pytest.mark.parametrize("space", [" ", "  ", "\u3000"])
+def test_whitespace_around_a_tag_makes_no_new_type(tmp_path, space):
+    # A trailing space after the tag used to make the type "GPE.NAM " and split 北京 in two entities.
+    path = write(tmp_path, f"北0\tB-GPE.NAM{space}\n京1\tI-GPE.NAM\n")
+    (doc,) = read_docs("weibo", path, spacy.blank("zh"))
+    assert [(ent.text, ent.label_) for ent in doc.ents] == [("北京", "GPE.NAM")]
+    path = write(tmp_path, f"New York\t B-LOC{space}\nCity\tI-LOC\n", "wnut.conll")
+    assert next(read_conll(path)) == Sentence(["New York", "City"], ["B-LOC", "I-LOC"], 1)
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_cr_line_endings_are_line_breaks(tmp_path, newline):
+    lines = ["北0\tB-GPE.NAM", "京1\tI-GPE.NAM", "", "我0\tO", "们1\tO", ""]
+    expected = list(read_weibo(write(tmp_path, "\n".join(lines), "lf.weibo")))
+    assert [s.words for s in expected] == [["北", "京"], ["我", "们"]]
+    assert list(read_weibo(write(tmp_path, newline.join(lines), "cr.weibo"))) == expected
+
+
+def test_a_long_weibo_token_is_read_in_linear_time(tmp_path):
+    # A long run of digits that is not the position: the regex this replaced backtracked over it
+    # for every split point, 46 s for one 80,000-character token. Now it takes milliseconds.
+    digits = "1" * 80_000
+    path = write(tmp_path, f"{digits}京0\tO\n{digits}x\tO\n")
+    start = time.perf_counter()
+    with pytest.raises(CorpusFormatError, match=rf"^{path}:2: WeiboNER token '1111"):
+        next(read_weibo(path))
+    assert time.perf_counter() - start < 2
+    path = write(tmp_path, f"{digits}京0\tO\n", "long.weibo")
+    assert next(read_weibo(path)).words == [f"{digits}京"]

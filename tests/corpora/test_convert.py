@@ -145,3 +145,35 @@ def test_json_nested_too_deeply_is_a_format_error(tmp_path):
     path.write_text('{"text": "a"}\n' + "[" * 100_000 + "\n", encoding="utf8")
     with pytest.raises(CorpusFormatError, match=rf"^{path}:2: invalid JSON: nested too deeply"):
         list(read_docs("jsonl", path, spacy.blank("en")))
+
+
+@pytest.mark.parametrize(
+    "fmt,lines,lang",
+    [
+        ("weibo", ["北0\tB-GPE.NAM", "京1\tI-GPE.NAM", "", "我0\tO"], None),
+        ("conll", ["Paris B-LOC", "is O", "", "fine O"], "en"),
+        ("text", ["北京", "我"], "zh"),
+        ("jsonl", ['{"text": "北京"}', '{"text": "我"}'], "zh"),
+        ("cluener", ['{"text": "北京", "label": {"address": {"北京": [[0, 1]]}}}', '{"text": "我"}'], None),
+    ],
+)
+def test_cr_only_line_endings_read_as_line_breaks(tmp_path, fmt, lines, lang):
+    # Classic Mac OS line endings: the whole file used to be one line, one doc of one token.
+    nlp = spacy.blank(lang or "zh")
+    lf, cr = tmp_path / "lf.input", tmp_path / "cr.input"
+    lf.write_text("\n".join(lines) + "\n", encoding="utf8")
+    cr.write_bytes(("\r".join(lines) + "\r").encode("utf8"))
+    expected = [(doc.text, [(e.text, e.label_) for e in doc.ents]) for doc in read_docs(fmt, lf, nlp)]
+    assert len(expected) == 2
+    assert [(doc.text, [(e.text, e.label_) for e in doc.ents]) for doc in read_docs(fmt, cr, nlp)] == expected
+
+
+@pytest.mark.parametrize("lang,message", [("klingon", "Unknown language 'klingon'"), ("zh-CN", "Unknown language 'zh-CN'")])
+def test_an_unknown_language_is_named_beside_the_codes_spacy_has(tmp_path, lang, message):
+    path = tmp_path / "raw.txt"
+    path.write_text("hello\n", encoding="utf8")
+    with pytest.raises(ValueError, match=message) as info:
+        convert("text", path, tmp_path / "raw.spacy", lang=lang)
+    assert "\n" not in str(info.value)
+    assert {"en", "zh", "xx"} <= set(str(info.value).split(": ")[-1].split(", "))
+    assert not (tmp_path / "raw.spacy").exists()

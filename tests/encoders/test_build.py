@@ -3,6 +3,7 @@ loading in spacy-transformers. The e5 folders are 1-layer builds to keep this qu
 import json
 import math
 import os
+import signal
 import stat
 import sys
 from functools import lru_cache
@@ -23,6 +24,8 @@ from spacy_lowner.encoders import (
     read_provenance,
 )
 from spacy_lowner.encoders.me5 import e5_source
+from spacy_lowner.tools.outputs import OutputError
+from tests.stopping import stop_at_pause
 
 cli = typer.main.get_group(app)
 runner = CliRunner()
@@ -191,8 +194,10 @@ def test_reuse_and_force(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["minilm"]  # temp and old folders removed
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("not an encoder")
-    with pytest.raises(FileExistsError):
-        build_encoder("minilm-en", tmp_path / "other")
+    for force in (False, True):
+        with pytest.raises(OutputError, match="is not a folder encoder build wrote"):
+            build_encoder("minilm-en", tmp_path / "other", force=force)
+    assert (tmp_path / "other" / "notes.txt").read_text() == "not an encoder"
 
 
 def test_spacy_transformers_loads_the_folder(tiny_encoder):
@@ -260,6 +265,60 @@ def test_cli_reuses_a_complete_folder(tiny_encoder):
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "reusing" in result.stderr and "Encoder ready" in result.stderr
+
+
+def _listing(folder: Path) -> list:
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None) for p in folder.rglob("*"))
+
+
+def test_force_never_deletes_a_corpus_or_files_it_did_not_write(tmp_path):
+    (tmp_path / "encX").mkdir()
+    (tmp_path / "encX" / "corpus.txt").write_text("我们在北京见到了周杰伦\n", encoding="utf8")
+    (tmp_path / "encX" / "notes.md").write_text("my notes")
+    (tmp_path / "c.txt").write_text("我们在北京\n", encoding="utf8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.md").write_text("my notes")
+    (tmp_path / "enc").mkdir()  # an encoder folder someone added a file to
+    (tmp_path / "enc" / "lowner_encoder.json").write_text("{}")
+    (tmp_path / "enc" / "notes.md").write_text("my notes")
+    (tmp_path / "weights.bin").write_bytes(b"weights")
+    before = _listing(tmp_path)
+    cases = [  # (output, corpus, message)
+        ("encX", "encX/corpus.txt", f"The output {tmp_path / 'encX'} contains the input {tmp_path / 'encX' / 'corpus.txt'}"),
+        ("c.txt", "c.txt", f"The output {tmp_path / 'c.txt'} is the input {tmp_path / 'c.txt'}"),
+        ("other", None, "is not a folder encoder build wrote (it has no lowner_encoder.json)"),
+        ("enc", None, "holds notes.md, which encoder build does not write: move it out"),
+        ("weights.bin", None, "is a file, not a folder encoder build writes"),
+    ]
+    for output, corpus, message in cases:
+        args = ["encoder", "build", "me5", str(tmp_path / output), "--layers", "1", "--force"]
+        result = runner.invoke(cli, args + (["--corpus", str(tmp_path / corpus)] if corpus else []))
+        assert result.exit_code == 1, (output, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+        assert _listing(tmp_path) == before  # nothing deleted, moved or hidden
+
+
+def test_a_signal_during_a_build_leaves_the_old_encoder_and_no_temporary_folder(tmp_path):
+    old = tmp_path / "enc"
+    old.mkdir()
+    (old / "lowner_encoder.json").write_text('{"request": {}}')
+    (old / "config.json").write_text("{}")
+    before = _listing(tmp_path)
+    script = """
+    from spacy_lowner.cli import app
+    from spacy_lowner.encoders import build
+
+    def slow_build(name, folder, *args, **kwargs):
+        (folder / "model.safetensors").write_bytes(b"half written")
+        pause()
+
+    build.build_e5 = slow_build
+    app(["encoder", "build", "me5", "enc", "--layers", "1", "--force"])
+    """
+    code, printed = stop_at_pause(script, cwd=tmp_path)
+    assert code == -signal.SIGTERM, printed
+    assert _listing(tmp_path) == before
 
 
 def test_read_corpus_texts(tmp_path):

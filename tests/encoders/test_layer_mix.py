@@ -101,3 +101,12 @@ def test_cli_reuses_a_mix_folder_and_refuses_anything_else(mixed_encoder, tiny_e
     (tmp_path / "other").mkdir()
     result = CliRunner().invoke(app, ["encoder", "mix", str(tiny_encoder), str(tmp_path / "other")])
     assert result.exit_code == 1 and "is not a layer-mix encoder" in result.output
+
+
+@pytest.mark.parametrize("rate", [float("nan"), -5.0, 0.0, float("inf")], ids=["nan", "negative", "zero", "inf"])
+def test_a_mixing_rate_that_is_not_a_positive_number_is_refused(tiny_encoder, tmp_path, rate):
+    with pytest.raises(ValueError, match=r"^the mixing rate \(--rate\): .* is not a finite number > 0$"):
+        make_layer_mix_folder(tiny_encoder, tmp_path / "mix", rate=rate)
+    result = CliRunner().invoke(app, ["encoder", "mix", str(tiny_encoder), str(tmp_path / "mix"), "--rate", str(rate)])
+    assert result.exit_code == 1 and "the mixing rate (--rate)" in result.output, result.output
+    assert not (tmp_path / "mix").exists()

@@ -77,3 +77,23 @@ def test_v1_heads_have_no_transform_slot():
 def test_a_transform_of_the_wrong_width_is_refused():
     with pytest.raises(ValueError, match="width 4"):
         built().install_transform(LinearTransform(4, domains=["source"]))
+
+
+def test_a_kept_module_is_saved_rebuilt_and_never_used_at_prediction():
+    torch.manual_seed(0)
+    head = built()
+    kept = head.keep_module("discriminator", "spacy_lowner.mlp.v1", input_width=head.feature_width, hidden_width=5, output_width=1)
+    vectors = torch.randn(2, 3, head.input_width)
+    head.eval()
+    scores = head(vectors)
+    with torch.no_grad():
+        for param in kept.parameters():
+            param.normal_(std=10.0)
+    torch.testing.assert_close(head(vectors), scores)
+    fresh = TaggerHead(hidden_width=head.hidden_width)
+    deserialize_head(fresh, serialize_head(head), torch.device("cpu"))
+    assert fresh.kept_configs == head.kept_configs
+    probe = torch.randn(4, head.feature_width)
+    torch.testing.assert_close(fresh.kept_module("discriminator")(probe), kept(probe))
+    with pytest.raises(KeyError, match="keeps no module named 'picker'"):
+        fresh.kept_module("picker")

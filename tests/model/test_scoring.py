@@ -7,7 +7,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 
 from spacy_lowner.corpora.docs import make_doc
-from spacy_lowner.model.scoring import score_entities, score_tokens
+from spacy_lowner.model.scoring import score_entities, score_token_accuracy, score_tokens
 
 LABELS = ["PER.NAM", "PER.NOM", "LOC.NAM"]
 
@@ -78,3 +78,13 @@ def test_token_macro_f1_leaves_out_o():
     assert scores["tokens_macro_f"] == pytest.approx((0.5 + 2 / 3) / 2)
     unlabeled = Doc(vocab, words=list("ab"))
     assert score_tokens([Example(Doc(vocab, words=list("ab")), unlabeled)]) == {"tokens_macro_f": None}
+
+
+def test_token_accuracy_without_o_counts_the_gold_entity_tokens():
+    vocab = Vocab()
+    gold = make_doc(vocab, list("abcdef"), ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O"], spaced=True)
+    predicted = make_doc(vocab, list("abcdef"), ["B-PER", "B-LOC", "B-PER", "I-PER", "I-LOC", "B-PER"], spaced=True)
+    # gold entity tokens a b d e: a right, b wrong type, d wrong type, e right (B/I ignored); c, f (gold O) left out
+    assert score_token_accuracy([Example(predicted, gold)]) == {"tokens_acc_no_o": 0.5}
+    unlabeled = Doc(vocab, words=list("ab"))
+    assert score_token_accuracy([Example(Doc(vocab, words=list("ab")), unlabeled)]) == {"tokens_acc_no_o": None}

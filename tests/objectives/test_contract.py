@@ -9,16 +9,28 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 from torch import nn
 
+from spacy_lowner.layers.grad_reverse import reverse_gradient
 from spacy_lowner.model.batch import training_batch
 from spacy_lowner.model.channels import set_domain, set_teacher
-from spacy_lowner.objectives import Objective
+from spacy_lowner.model.tags import TagScheme
+from spacy_lowner.objectives import UNVERSIONED, Objective
 from spacy_lowner.registry import lowner_objectives
 
 # The objectives this package ships (every module of spacy_lowner/objectives registers one).
 REGISTERED = sorted(
-    name for name, factory in lowner_objectives.get_all().items() if factory.__module__.startswith("spacy_lowner.objectives.")
+    name
+    for name, factory in lowner_objectives.get_all().items()
+    if factory.__module__.startswith("spacy_lowner.objectives.") and name.startswith("spacy_lowner.")
 )
 CANARY = "contract_canary"
+DOMAIN_PROBE = "contract_domain_probe"
+# Every objective under test: the shipped ones and one that needs the `domain` channel.
+UNDER_TEST = REGISTERED + [DOMAIN_PROBE]
+
+
+def config_key(name: str) -> str:
+    """The objective's key in the component config: "spacy_lowner.ssgan.v1" -> "ssgan"."""
+    return name.split(".")[1] if name.startswith("spacy_lowner.") else name
 
 
 class CanaryObjective(Objective):
@@ -37,12 +49,42 @@ def make_canary() -> CanaryObjective:
     return CanaryObjective()
 
 
-def with_channels(eg: Example, tags) -> Example:
+class DomainProbeObjective(Objective):
+    """An objective that needs the `domain` channel: a linear domain classifier on the head's
+    features, behind gradient reversal, as a domain-adversarial objective would be."""
+
+    needs = ("domain",)
+
+    def initialize(self, context):
+        context.head.add_training_module("domain_probe", nn.Linear(context.head.feature_width, 2))
+
+    def __call__(self, batch, head):
+        pooled = doc_mean(batch.hidden(head), batch.mask)
+        logits = head.training_module("domain_probe")(reverse_gradient(pooled, 1.0))
+        return {"": nn.functional.cross_entropy(logits, batch.domain_ids(["source", "target"]))}
+
+
+@lowner_objectives(DOMAIN_PROBE)
+def make_domain_probe() -> DomainProbeObjective:
+    return DomainProbeObjective()
+
+
+def doc_mean(vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (vectors * mask.unsqueeze(-1)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+
+
+def with_channels(eg: Example, domain: str, tags) -> Example:
     """Give an example every channel an objective may ask for."""
-    set_domain(eg.reference, "target")
+    set_domain(eg.reference, domain)
     uniform = [[1.0 / len(tags)] * len(tags) for _ in eg.reference]
     set_teacher(eg.reference, tags, uniform)
     return eg
+
+
+def weibo_tags(train_docs) -> list:
+    """The BIO tags of the docs' entity types, as the component will derive them."""
+    labels = sorted({ent.label_ for doc in train_docs for ent in doc.ents})
+    return TagScheme(tuple(labels), "BIO").tags
 
 
 @pytest.fixture
@@ -50,9 +92,8 @@ def pipeline(weibo_docs, small_cnn):
     def make(name):
         vocab, train_docs, _ = weibo_docs
         nlp = spacy.blank("zh", vocab=vocab)
-        objectives = {"supervised": {"@lowner_objectives": "supervised"}}
-        if name != "supervised":
-            objectives[name] = {"@lowner_objectives": name}
+        objectives = {"supervised": {"@lowner_objectives": "spacy_lowner.supervised.v1"}}
+        objectives[config_key(name)] = {"@lowner_objectives": name}
         objectives["canary"] = {"@lowner_objectives": CANARY}
         model = {"@architectures": "spacy_lowner.TokenTagger.v2", "hidden_width": 16, "dropout": 0.1, "tok2vec": small_cnn}
         nlp.add_pipe("lowner_ner", config={"model": model, "objectives": objectives})
@@ -60,10 +101,14 @@ def pipeline(weibo_docs, small_cnn):
         labeled = [Example(nlp.make_doc(doc.text), doc.copy()) for doc in train_docs[:6]]
         unlabeled = [Example(nlp.make_doc(doc.text), Doc(vocab, words=[t.text for t in doc])) for doc in train_docs[6:12]]
         empty = Example(nlp.make_doc(""), Doc(vocab, words=[]))
+        # The channels first, then the pipeline: initialisation checks that the training data
+        # gives every channel an objective needs.
+        tags = weibo_tags(train_docs[:6])
+        batch = labeled[:3] + unlabeled[:3] + [empty] + labeled[3:] + unlabeled[3:]
+        batch = [with_channels(eg, "target" if eg in labeled else "source", tags) for eg in batch]
         fix_random_seed(0)
-        nlp.initialize(lambda: labeled)
-        tags = nlp.get_pipe("lowner_ner").scheme.tags
-        batch = [with_channels(eg, tags) for eg in labeled[:3] + unlabeled[:3] + [empty] + labeled[3:] + unlabeled[3:]]
+        nlp.initialize(lambda: batch)
+        assert nlp.get_pipe("lowner_ner").scheme.tags == tags
         return nlp, batch
 
     return make
@@ -73,19 +118,19 @@ def parameters(module: nn.Module) -> dict:
     return {name: value.detach().clone() for name, value in module.named_parameters()}
 
 
-@pytest.mark.parametrize("name", REGISTERED)
+@pytest.mark.parametrize("name", UNDER_TEST)
 def test_finite_terms_on_a_mixed_batch_with_an_empty_doc(pipeline, name):
     nlp, batch = pipeline(name)
     ner = nlp.get_pipe("lowner_ner")
     tokvecs = ner.model.get_ref("tok2vec").predict([eg.predicted for eg in batch])
-    terms = ner.objectives[name](training_batch(batch, tokvecs, ner.scheme), ner.head)
+    terms = ner.objectives[config_key(name)](training_batch(batch, tokvecs, ner.scheme), ner.head)
     assert terms, f"{name} gave no term on a batch with labeled and unlabeled docs"
     assert all(torch.isfinite(value) and value.dim() == 0 for value in terms.values())
     losses = nlp.update(batch, sgd=nlp.create_optimizer(), losses={})
     assert all(torch.isfinite(torch.tensor(value)) for value in losses.values())
 
 
-@pytest.mark.parametrize("name", REGISTERED)
+@pytest.mark.parametrize("name", UNDER_TEST)
 def test_training_modules_never_change_predictions_and_are_not_saved(pipeline, name):
     nlp, batch = pipeline(name)
     optimizer = nlp.create_optimizer()
@@ -107,17 +152,17 @@ def test_training_modules_never_change_predictions_and_are_not_saved(pipeline, n
     assert not any(key.startswith("training_modules.") for key in reloaded_ner.head.state_dict())
 
 
-@pytest.mark.parametrize("name", REGISTERED)
+@pytest.mark.parametrize("name", UNDER_TEST)
 def test_an_objective_touches_no_parameter_of_another(pipeline, name):
     nlp, batch = pipeline(name)
     ner = nlp.get_pipe("lowner_ner")
     canary = ner.objectives["canary"]
     owned = {**parameters(ner.head.training_module(CANARY)), "side": canary.side.detach().clone()}
     tokvecs = ner.model.get_ref("tok2vec").predict([eg.predicted for eg in batch])
-    terms = ner.objectives[name](training_batch(batch, tokvecs, ner.scheme), ner.head)
+    terms = ner.objectives[config_key(name)](training_batch(batch, tokvecs, ner.scheme), ner.head)
     torch.stack(list(terms.values())).sum().backward()
-    ner.objectives[name].batch_accepted()
-    ner.objectives[name].after_step()
+    ner.objectives[config_key(name)].batch_accepted()
+    ner.objectives[config_key(name)].after_step()
     after = {**parameters(ner.head.training_module(CANARY)), "side": canary.side.detach()}
     for key, value in owned.items():
         assert torch.equal(value, after[key]), key
@@ -126,4 +171,9 @@ def test_an_objective_touches_no_parameter_of_another(pipeline, name):
 
 
 def test_every_shipped_objective_is_covered():
-    assert {"supervised", "ssgan"} <= set(REGISTERED)
+    assert {"spacy_lowner.supervised.v1", "spacy_lowner.ssgan.v1"} <= set(REGISTERED)
+
+
+@pytest.mark.parametrize("old", UNVERSIONED)
+def test_unversioned_names_still_resolve(old):
+    assert lowner_objectives.get(old) is lowner_objectives.get(f"spacy_lowner.{old}.v1")

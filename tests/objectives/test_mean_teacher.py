@@ -52,7 +52,7 @@ def test_consistency_reaches_the_encoder_and_prediction_uses_the_teacher(setup, 
 
 
 def test_confidence_threshold_and_ramp(setup):
-    nlp, optimizer, labeled, unlabeled = setup(confidence=1.01, rampup_steps=0)
+    nlp, optimizer, labeled, unlabeled = setup(confidence=1.0, rampup_steps=0)
     assert "lowner_ner_mt" not in nlp.update(labeled + unlabeled, sgd=optimizer)  # no token that sure
     assert sigmoid_ramp(0, 100) == pytest.approx(0.006737947) and sigmoid_ramp(100, 100) == 1.0
     with pytest.raises(ValueError, match="divergence"):

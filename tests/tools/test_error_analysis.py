@@ -60,3 +60,14 @@ def test_scores_equal_the_scorer_and_groups_are_reported():
     assert data["by_group"]["NOM"]["wrong_boundary"] == 1 and data["by_group"]["NAM"]["spurious"] == 2
     assert [d.index for d in report.worst_docs(10)] == [0, 1, 2]
     assert set(KINDS) == set(data["counts"])
+
+
+def test_worst_docs_needs_a_limit_of_one_or_more():
+    vocab = spacy.blank("zh").vocab
+    words = list("我们在北京")
+    examples = [Example(doc(vocab, words, []), doc(vocab, words, [(3, 5, "GPE.NAM")])) for _ in range(3)]
+    report = analyse(examples)
+    assert [d.index for d in report.worst_docs(2)] == [0, 1]
+    for limit in (0, -1):  # a slice [:-1] would quietly keep all docs but the last
+        with pytest.raises(ValueError, match=f"limit must be at least 1, got {limit}"):
+            report.worst_docs(limit)

@@ -1,6 +1,7 @@
 """Package a small lowner_ner pipeline, install the wheel, load it by its exact name."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import zipfile
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from spacy_lowner.cli import app
 from spacy_lowner.tools.packaging import PackagingError, package_pipeline
+from tests.stopping import stop_at_pause
 
 NAME = "lowner_test_pkg"
 TRAIN = [
@@ -42,6 +44,8 @@ def test_wheel_installs_and_loads_by_exact_name(pipeline_dir, tmp_path):
         metadata = archive.read(f"{NAME}-0.0.0.dist-info/METADATA").decode("utf8")
     # From get_third_party_dependencies: the lowner_ner factory lives in spacy-lowner.
     assert "Requires-Dist: spacy-lowner" in metadata and f"Name: {NAME}\n" in metadata
+    # what the build left in the folder is what `package` writes: --force replaces it
+    assert package_pipeline(pipeline_dir, tmp_path / "out", NAME, force=True) == wheel
     site = tmp_path / "site"
     # --no-deps: the requirements (spacy, spacy-lowner) are installed here already.
     pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check"]
@@ -99,12 +103,24 @@ def test_input_inside_the_folder_it_would_replace_is_refused(pipeline_dir, tmp_p
         package_pipeline(inner, inner / "packages", NAME)
 
 
+def _old_package(parent: Path) -> Path:
+    """A package folder as `package` leaves it (the files that matter here)."""
+    old = parent / f"{NAME}-0.0.0"
+    (old / "dist").mkdir(parents=True)
+    (old / "setup.py").write_text("# old package", encoding="utf8")
+    (old / "dist" / f"{NAME}-0.0.0-py3-none-any.whl").write_bytes(b"old wheel")
+    return old
+
+
+def _listing(folder: Path) -> list:
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None) for p in folder.rglob("*"))
+
+
 def test_failed_build_leaves_the_old_package(pipeline_dir, tmp_path, monkeypatch):
     from spacy_lowner.tools import packaging
 
-    old = tmp_path / f"{NAME}-0.0.0"
-    old.mkdir()
-    (old / "keep.txt").write_text("old package", encoding="utf8")
+    _old_package(tmp_path)
+    before = _listing(tmp_path)
 
     def broken_build(main_path):
         raise PackagingError("Building the wheel failed")
@@ -112,5 +128,38 @@ def test_failed_build_leaves_the_old_package(pipeline_dir, tmp_path, monkeypatch
     monkeypatch.setattr(packaging, "build_wheel", broken_build)
     with pytest.raises(PackagingError, match="Building the wheel failed"):
         package_pipeline(pipeline_dir, tmp_path, NAME, force=True)
-    assert [p.name for p in tmp_path.iterdir()] == [old.name]
-    assert (old / "keep.txt").read_text(encoding="utf8") == "old package"
+    assert _listing(tmp_path) == before
+
+
+def test_force_replaces_only_a_package_folder(pipeline_dir, tmp_path):
+    mine = tmp_path / f"{NAME}-0.0.0"
+    mine.mkdir()
+    (mine / "notes.md").write_text("my notes", encoding="utf8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["package", str(pipeline_dir), str(tmp_path), "--name", NAME, "--force"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "is not a folder package wrote (it has no setup.py)" in " ".join(result.output.split())
+    (mine / "setup.py").write_text("# a package someone keeps notes in", encoding="utf8")
+    result = runner.invoke(app, ["package", str(pipeline_dir), str(tmp_path), "--name", NAME, "--force"])
+    assert result.exit_code == 1
+    assert "holds notes.md, which package does not write" in " ".join(result.output.split())
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.md", "setup.py"]
+
+
+def test_a_signal_during_the_build_leaves_the_old_package_and_no_temporary_folder(pipeline_dir, tmp_path):
+    _old_package(tmp_path / "packages")
+    before = _listing(tmp_path / "packages")
+    script = f"""
+    from spacy_lowner.cli import app
+    from spacy_lowner.tools import packaging
+
+    def slow_build(main_path):
+        (main_path / "dist").mkdir()
+        pause()
+
+    packaging.build_wheel = slow_build
+    app(["package", {str(pipeline_dir)!r}, "packages", "--name", "{NAME}", "--force"])
+    """
+    code, printed = stop_at_pause(script, cwd=tmp_path)
+    assert code == -signal.SIGTERM, printed
+    assert _listing(tmp_path / "packages") == before  # no hidden .{NAME}-0.0.0.*.tmp folder

@@ -1,9 +1,15 @@
+from collections import Counter
+from importlib import metadata
+
+import pytest
 import spacy
+from confection import Config, ConfigValidationError
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from spacy_lowner.training.batchers import configure_labeled_share
+from spacy_lowner.model.channels import doc_domain
+from spacy_lowner.training.batchers import configure_domain_share, configure_labeled_share
 
 
 def examples(nlp, n, labeled, words=10):
@@ -43,3 +49,121 @@ def test_unlabeled_docs_wrap_around_but_never_repeat_within_a_batch():
     batcher = configure_labeled_share(size=40, unlabeled_per_labeled=2.0, tolerance=0.0)
     (batch,) = list(batcher(labeled + unlabeled))
     assert len(batch) == 4 + 3
+
+
+# spacy_lowner.domain_share.v1 -----------------------------------------------------------
+
+
+def conll_examples(shared_data, path, n, domain):
+    """The first n sentences of a column file as examples whose reference has `domain`."""
+    from spacy_lowner.training.readers import create_tagged_corpus
+
+    return list(create_tagged_corpus(shared_data / path, "conll", limit=n, domain=domain)(spacy.blank("en")))
+
+
+@pytest.fixture(scope="module")
+def source_and_target(shared_data):
+    """1000 CoNLL-2003 train sentences (source) and 1000 WNUT-17 train sentences (target),
+    shuffled together as spaCy shuffles a training corpus."""
+    import random
+
+    source = conll_examples(shared_data, "conll2003/train.txt", 1000, "source")
+    target = conll_examples(shared_data, "wnut17/wnut17train.conll", 1000, "target")
+    examples = source + target
+    random.Random(0).shuffle(examples)
+    return examples
+
+
+def words_by_domain(batches):
+    counts = Counter()
+    for batch in batches:
+        for eg in batch:
+            counts[doc_domain(eg.reference)] += len(eg)
+    return counts
+
+
+def of_domain(examples, domain):
+    return [eg for eg in examples if doc_domain(eg.reference) == domain]
+
+
+def test_mixed_batches_give_each_domain_its_share_and_one_pass_over_the_epoch_domain(source_and_target):
+    batcher = configure_domain_share(size=200, shares={"source": 0.7, "target": 0.3}, epoch_domain="target", tolerance=0.0)
+    batches = list(batcher(source_and_target))
+    target = of_domain(source_and_target, "target")
+    # the target batched alone by words at its share of the size, as spacy.batch_by_words.v1 would
+    by_words = registry.batchers.get("spacy.batch_by_words.v1")(size=60, tolerance=0.0, discard_oversize=False)
+    assert [of_domain(batch, "target") for batch in batches] == list(by_words(target))
+    assert len(batches) > 250
+    counts = words_by_domain(batches)
+    assert abs(counts["source"] / sum(counts.values()) - 0.7) < 0.01
+    for batch in batches:
+        assert of_domain(batch, "source")
+        assert len(set(map(id, batch))) == len(batch)  # no doc twice in a batch
+    # the source docs taken in turn, started again when they run out
+    seen = [eg for batch in batches for eg in of_domain(batch, "source")]
+    source = of_domain(source_and_target, "source")
+    assert len(seen) > len(source)
+    assert seen == [source[i % len(source)] for i in range(len(seen))]
+
+
+def test_single_domain_batches_hold_one_domain_each_in_proportion_to_the_shares(source_and_target):
+    batcher = configure_domain_share(size=100, shares={"source": 2, "target": 1}, epoch_domain="target", mixed=False)
+    batches = list(batcher(source_and_target))
+    assert len(batches) > 300
+    assert all(len({doc_domain(eg.reference) for eg in batch}) == 1 for batch in batches)
+    counts = words_by_domain(batches)
+    assert abs(counts["source"] / sum(counts.values()) - 2 / 3) < 0.01
+    target = [eg for batch in batches for eg in of_domain(batch, "target")]
+    assert target == of_domain(source_and_target, "target")  # each target doc once, in order
+    # all along, the source is at most about one batch (size 100, tolerance 0.2) off its share
+    batched = Counter()
+    for batch in batches:
+        batched.update(words_by_domain([batch]))
+        assert abs(batched["source"] - 2 / 3 * sum(batched.values())) <= 120
+
+
+def test_domain_share_from_a_config_with_a_size_schedule(source_and_target):
+    from spacy_lowner.training.batchers import configure_domain_share as registered
+
+    entry_points = {ep.name: ep.value for ep in metadata.entry_points(group="spacy_batchers")}
+    assert entry_points["spacy_lowner.domain_share.v1"] == "spacy_lowner.training.batchers:configure_domain_share"
+    assert registry.batchers.get("spacy_lowner.domain_share.v1") is registered
+    config = Config().from_str(
+        """
+        [batcher]
+        @batchers = "spacy_lowner.domain_share.v1"
+        epoch_domain = "source"
+
+        [batcher.shares]
+        source = 0.5
+        target = 0.5
+
+        [batcher.size]
+        @schedules = "compounding.v1"
+        start = 100
+        stop = 1000
+        compound = 1.01
+        """
+    )
+    batcher = registry.resolve(config)["batcher"]
+    batches = list(batcher(source_and_target))
+    sizes = [sum(len(eg) for eg in batch) for batch in batches]
+    assert sizes[-1] > 3 * sizes[0]  # the batches grow with the schedule
+
+
+def test_domain_share_errors(source_and_target):
+    with pytest.raises(ConfigValidationError, match="shares.target\tmust be a number > 0, got 0"):
+        configure_domain_share(size=100, shares={"source": 1, "target": 0}, epoch_domain="source")
+    with pytest.raises(ConfigValidationError, match="epoch_domain\t'tgt' has no share; use one of source, target"):
+        configure_domain_share(size=100, shares={"source": 1, "target": 1}, epoch_domain="tgt")
+    with pytest.raises(ConfigValidationError, match="give a share per domain"):
+        configure_domain_share(size=100, shares={}, epoch_domain="source")
+    only_source = configure_domain_share(size=100, shares={"source": 1}, epoch_domain="source")
+    with pytest.raises(ValueError, match="training docs of domain 'target', which has no share; shares name source"):
+        list(only_source(source_and_target))
+    three = configure_domain_share(size=100, shares={"source": 1, "target": 1, "es": 1}, epoch_domain="source")
+    with pytest.raises(ValueError, match="shares name domain 'es', but no training doc is of it"):
+        list(three(source_and_target))
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="a training doc has no domain; read the corpora with spacy_lowner.MultiCorpus.v1"):
+        list(only_source(examples(nlp, 3, True)))

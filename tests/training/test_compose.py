@@ -120,3 +120,38 @@ def test_cli_writes_a_config_that_takes_command_line_overrides(tmp_path):
     assert config["components"]["lowner_ner"]["objectives"]["ssgan"]["beta"] == 0.5
     result = CliRunner().invoke(app, ["config", "compose", str(output), "-o", str(output)])
     assert result.exit_code == 1 and "is the input" in result.output
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('[paths]\ntrain = "caf\xe9"\n'.encode("latin-1"), r":2: not valid UTF-8 \(byte b'\\xe9' at column 13\)"),
+        (b"\x7fELF\x02\x01\x01\x00\x00", ":1: NUL byte at column 8: this is not a text file"),
+        (b"[paths]\nhello world\n", ":2: cannot read config line 'hello world'"),
+    ],
+)
+def test_a_file_that_is_not_a_config_is_one_line_naming_it(tmp_path, content, message):
+    bad = tmp_path / "bad.cfg"
+    bad.write_bytes(content)
+    base = REPO_ROOT / "configs" / "weibo_cnn.cfg"
+    for args in ([bad], [base, bad]):
+        with pytest.raises(ComposeError, match=f"^{bad}{message}"):
+            compose(args[0], args[1:])
+    result = CliRunner().invoke(app, ["config", "compose", str(base), str(bad), "-o", str(tmp_path / "out.cfg")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if line.strip()]
+    assert f"{bad}{message.split(' ')[0]}" in line
+    assert not (tmp_path / "out.cfg").exists()
+
+
+def test_a_byte_order_mark_is_not_part_of_the_config(tmp_path, monkeypatch):
+    monkeypatch.setattr("spacy_lowner.training.compose.validate", lambda text: None)
+    plain, marked = write(tmp_path, "plain.cfg", BASE), tmp_path / "marked.cfg"
+    marked.write_bytes(b"\xef\xbb\xbf" + BASE.encode("utf8"))
+    part = tmp_path / "part.cfg"
+    part.write_bytes(b"\xef\xbb\xbf[training]\nmax_steps = 500\n")
+    composed = compose(marked, [part])
+    assert "\ufeff" not in composed
+    assert composed == compose(plain, [part]).replace(str(plain), str(marked))
+    assert parse(composed).block("training").setting("max_steps").value == "500"

@@ -1,8 +1,14 @@
 import numpy
 import pytest
 import spacy
+import torch
+from spacy.tokens import DocBin
+from spacy.training import Corpus
 
-from spacy_lowner.training.pseudo_labels import find_tagger, pseudo_label, sure_tokens
+from spacy_lowner.model.batch import training_batch
+from spacy_lowner.model.channels import doc_domain, doc_teacher, set_domain
+from spacy_lowner.training.pseudo_labels import find_tagger, pseudo_label, soft_label, sure_tokens, write_soft_labels
+from spacy_lowner.training.readers import create_mixed_corpus
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +111,57 @@ def test_bad_settings_and_pipelines_are_clear_errors(nlp):
         find_tagger(nlp, "ner")
     with pytest.raises(ValueError, match="0 lowner_ner components"):
         find_tagger(spacy.blank("zh"))
+
+
+def test_soft_labels_are_the_marginals_of_every_doc_on_text_only(nlp, texts):
+    tagger = nlp.get_pipe("lowner_ner")
+    docs = [set_domain(nlp.make_doc(text), "target") for text in texts[:6] + [""]]
+    reports = []
+    labeled, report = soft_label(nlp, docs, batch_size=4, progress=lambda r: reports.append(r.docs))
+    assert report.docs == report.kept == len(docs) and reports == [4, 7]
+    _, marginals = tagger.predict_with_marginals(list(nlp.pipe((d.text for d in docs), disable=["lowner_ner"])))
+    for doc, source, expected in zip(labeled, docs, marginals):
+        assert [t.text for t in doc] == [t.text for t in source] and doc_domain(doc) == "target"
+        # no gold for the supervised loss (spaCy calls any empty doc annotated)
+        assert not doc.has_annotation("ENT_IOB") or not len(doc)
+        saved = doc_teacher(doc)
+        assert list(saved["tags"]) == list(tagger.scheme.tags)
+        assert saved["probs"].dtype == numpy.float16 and saved["probs"].shape == expected.shape
+        numpy.testing.assert_allclose(saved["probs"], expected, rtol=2**-11, atol=2**-24)  # half precision
+    # a real teacher's distributions, not one-hot: some tokens are unsure
+    probs = numpy.concatenate([doc_teacher(doc)["probs"] for doc in labeled]).astype("float32")
+    numpy.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-2)
+    assert (probs.max(1) < 0.9).any()
+
+
+def test_written_soft_labels_reach_the_batch_through_the_readers(nlp, texts, weibo_docs, tmp_path):
+    path = tmp_path / "soft.spacy"
+    report = write_soft_labels(nlp, (nlp.make_doc(t) for t in texts), path)
+    assert report.docs == len(texts)
+    written = {doc.text: doc_teacher(doc)["probs"] for doc in DocBin().from_disk(path).get_docs(nlp.vocab)}
+    assert len(written) == len(set(texts))
+    tags = nlp.get_pipe("lowner_ner").scheme
+    labeled = tmp_path / "labeled.spacy"
+    DocBin(docs=weibo_docs[1][:5]).to_disk(labeled)
+    mixed = list(create_mixed_corpus(labeled, path)(nlp))
+    spacy_corpus = list(Corpus(path)(nlp))  # spacy.Corpus.v1 on the file as paths.train
+    for examples, n_soft in ((mixed, len(texts)), (spacy_corpus, len(texts))):
+        soft = [eg for eg in examples if doc_teacher(eg.reference) is not None]
+        assert len(soft) == n_soft and all(not eg.reference.has_annotation("ENT_IOB") for eg in soft)
+        tokvecs = [numpy.zeros((len(eg.predicted), 2), dtype="float32") for eg in examples]
+        batch = training_batch(examples, tokvecs, tags)
+        assert batch.has_teacher.tolist() == [doc_teacher(eg.reference) is not None for eg in examples]
+        for i, eg in enumerate(examples):
+            if batch.has_teacher[i]:
+                expected = torch.from_numpy(written[eg.reference.text].astype("float32"))
+                torch.testing.assert_close(batch.teacher[i, : len(eg.predicted)], expected, rtol=0, atol=0)
+    assert sum(eg.reference.has_annotation("ENT_IOB") for eg in mixed) == 5
+    # hard pseudo-labels from soft-labeled docs do not carry the old soft labels along
+    kept, _ = pseudo_label(nlp, DocBin().from_disk(path).get_docs(nlp.vocab), threshold=0.0, min_entities=0)
+    assert kept and all(doc_teacher(doc) is None for doc in kept)
+
+
+def test_soft_labels_need_docs(nlp, tmp_path):
+    with pytest.raises(ValueError, match="no doc to soft-label"):
+        write_soft_labels(nlp, [], tmp_path / "soft.spacy")
+    assert not (tmp_path / "soft.spacy").exists()

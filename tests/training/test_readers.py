@@ -267,3 +267,272 @@ def test_readers_set_the_domain_channel(mixed_files, weibo_docs):
     conll.write_text("Madrid B-LOC\n", encoding="utf8")
     (eg,) = create_tagged_corpus(conll, "conll", domain="es")(spacy.blank("es"))
     assert doc_domain(eg.reference) == "es"
+
+
+# spacy_lowner.MultiCorpus.v1 ------------------------------------------------------------
+
+
+def first_docs(shared_data, path, n, lang="en"):
+    from itertools import islice
+
+    from spacy_lowner.corpora.convert import read_docs
+
+    return list(islice(read_docs("conll", shared_data / path, spacy.blank(lang)), n))
+
+
+@pytest.fixture(scope="module")
+def two_corpora(shared_data, tmp_path_factory):
+    """DocBins of the first 50 CoNLL-2003 train sentences (source), the first 20 WNUT-17 train
+    sentences (target) and the first 10 WNUT-17 dev sentences (the target's dev set); and the
+    first 20 train and 10 dev sentences of CoNLL-2002 Spanish (a target with CoNLL-2003's types)."""
+    folder = tmp_path_factory.mktemp("two_corpora")
+    for name, path, n in [
+        ("source", "conll2003/train.txt", 50),
+        ("target", "wnut17/wnut17train.conll", 20),
+        ("dev", "wnut17/emerging.dev.conll", 10),
+        ("es_train", "conll2002_es/esp.train", 20),
+        ("es_dev", "conll2002_es/esp.testa", 10),
+    ]:
+        DocBin(docs=first_docs(shared_data, path, n)).to_disk(folder / f"{name}.spacy")
+    return folder
+
+
+def domains_of(examples):
+    from spacy_lowner.model.channels import doc_domain
+
+    return Counter(doc_domain(eg.reference) for eg in examples)
+
+
+def test_multi_corpus_gives_each_doc_its_domain_and_strips_unlabeled_corpora(shared_data, two_corpora):
+    from spacy_lowner.model.channels import doc_domain
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    corpus = create_multi_corpus(
+        {
+            "source": {"path": two_corpora / "source.spacy"},
+            "target": {"path": shared_data / "wnut17" / "wnut17train.conll", "format": "conll", "limit": 20},
+            # a labeled corpus read as unlabeled text: its entities must not reach training
+            "es": {"path": shared_data / "conll2002_es" / "esp.testa", "format": "conll", "labeled": False, "limit": 15},
+        }
+    )
+    examples = list(corpus(spacy.blank("en")))
+    assert domains_of(examples) == {"source": 50, "target": 20, "es": 15}
+    by_domain = {name: [eg for eg in examples if doc_domain(eg.reference) == name] for name in ("source", "target", "es")}
+    for eg in examples:
+        assert words(eg.predicted) == words(eg.reference)
+        assert not eg.predicted.has_annotation("ENT_IOB")
+        assert doc_domain(eg.predicted) == doc_domain(eg.reference)  # a model predicting by domain sees it
+    for name, path, n in [("source", "conll2003/train.txt", 50), ("target", "wnut17/wnut17train.conll", 20)]:
+        gold = first_docs(shared_data, path, n)
+        assert all(eg.reference.has_annotation("ENT_IOB") for eg in by_domain[name])
+        assert sorted((eg.reference.text, str(eg.reference.ents)) for eg in by_domain[name]) == sorted(
+            (doc.text, str(doc.ents)) for doc in gold
+        )
+    spanish = first_docs(shared_data, "conll2002_es/esp.testa", 15, lang="es")
+    assert sum(len(doc.ents) for doc in spanish) > 0
+    assert sorted(eg.reference.text for eg in by_domain["es"]) == sorted(doc.text for doc in spanish)
+    assert not any(eg.reference.has_annotation("ENT_IOB") or eg.reference.ents for eg in by_domain["es"])
+
+
+def test_multi_corpus_shuffles_each_pass_reproducibly_and_keeps_file_order_without_shuffle(two_corpora):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    blocks = {"source": {"path": two_corpora / "source.spacy"}, "target": {"path": two_corpora / "target.spacy"}}
+    nlp = spacy.blank("en")
+    corpus = create_multi_corpus(blocks, seed=3)
+    first, second = ([eg.reference.text for eg in corpus(nlp)] for _ in range(2))
+    assert first != second and sorted(first) == sorted(second)
+    again = create_multi_corpus(blocks, seed=3)
+    assert [eg.reference.text for eg in again(nlp)] == first
+    assert [eg.reference.text for eg in again(nlp)] == second
+    # streamed training initializes on the first examples: both corpora are among them
+    assert set(domains_of(list(corpus(nlp))[:20])) == {"source", "target"}
+    in_order = create_multi_corpus(blocks, shuffle=False)
+    source = [doc.text for doc in DocBin().from_disk(two_corpora / "source.spacy").get_docs(nlp.vocab)]
+    target = [doc.text for doc in DocBin().from_disk(two_corpora / "target.spacy").get_docs(nlp.vocab)]
+    assert [eg.reference.text for eg in in_order(nlp)] == source + target
+
+
+def test_multi_corpus_limit_repeat_and_max_length(two_corpora):
+    from spacy_lowner.model.channels import doc_domain
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    nlp = spacy.blank("en")
+    source = list(DocBin().from_disk(two_corpora / "source.spacy").get_docs(nlp.vocab))
+    short = [doc.text for doc in source if len(doc) <= 10]
+    assert 5 < len(short) < 50
+    corpus = create_multi_corpus(
+        {"source": {"path": two_corpora / "source.spacy", "limit": 5, "repeat": 3}, "target": {"path": two_corpora / "target.spacy"}},
+        shuffle=False,
+        max_length=10,
+    )
+    examples = list(corpus(nlp))
+    # limit counts the docs max_length keeps; each of them three times
+    assert [eg.reference.text for eg in examples if doc_domain(eg.reference) == "source"] == short[:5] * 3
+    assert max(len(eg.reference) for eg in examples) <= 10
+
+
+@pytest.mark.parametrize(
+    "block,setting,message",
+    [
+        ({"path": "missing.spacy"}, "corpora.target.path", "missing.spacy does not exist"),
+        ({"path": None}, "corpora.target.path", "the corpus file is not set"),
+        ({"path": "target.spacy", "domain": "x"}, "corpora.target.domain", "unknown setting; a corpus takes path, labeled"),
+        ({"path": "target.spacy", "labeled": "yes"}, "corpora.target.labeled", "must be true or false"),
+        ({"path": "target.spacy", "format": "iob"}, "corpora.target.format", "unknown format 'iob'"),
+        ({"path": "target.spacy", "format": "conll"}, "corpora.target.format", "is a DocBin, which takes no format"),
+        ({"path": "raw.conll"}, "corpora.target.format", r"raw.conll: give its format \(weibo, conll"),
+        ({"path": "raw.txt"}, "corpora.target.labeled", "raw.txt is read as unlabeled text; set labeled = false"),
+        ({"path": "raw.conll", "format": "jsonl"}, "corpora.target.labeled", "is read as unlabeled text"),
+        ({"path": "plain.spacy"}, "corpora.target.path", "doc 1 of .*plain.spacy has no entity annotation; set labeled = false"),
+        ({"path": "raw.txt", "labeled": False, "limit": -1}, "corpora.target.limit", "must be an integer >= 0, got -1"),
+        ({"path": "target.spacy", "repeat": 0}, "corpora.target.repeat", "must be an integer >= 1, got 0"),
+        ({"path": "target.spacy", "repeat": True}, "corpora.target.repeat", "must be an integer >= 1, got True"),
+    ],
+)
+def test_multi_corpus_settings_are_checked_before_training(shared_data, two_corpora, tmp_path, block, setting, message):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    (tmp_path / "raw.txt").write_text("some text\n", encoding="utf8")
+    (tmp_path / "raw.conll").write_text("Madrid B-LOC\n", encoding="utf8")
+    (tmp_path / "target.spacy").write_bytes((two_corpora / "target.spacy").read_bytes())
+    DocBin(docs=[tokens_only(doc) for doc in first_docs(shared_data, "wnut17/emerging.dev.conll", 3)]).to_disk(tmp_path / "plain.spacy")
+    if block["path"] is not None:
+        block = {**block, "path": tmp_path / block["path"]}
+    with pytest.raises(ConfigValidationError, match=message) as error:
+        create_multi_corpus({"source": {"path": two_corpora / "source.spacy"}, "target": block})
+    assert str(error.value).splitlines()[-1].startswith(setting)
+
+
+def test_multi_corpus_needs_corpora_and_each_must_give_docs(two_corpora, tmp_path):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    with pytest.raises(ConfigValidationError, match="no corpus given"):
+        create_multi_corpus({})
+    with pytest.raises(ConfigValidationError, match="must be >= 0"):
+        create_multi_corpus({"target": {"path": two_corpora / "target.spacy"}}, max_length=-1)
+    # Found when the corpus is read (spaCy's initialize), as setting errors naming the block and line.
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n  \n", encoding="utf8")
+    corpus = create_multi_corpus({"target": {"path": two_corpora / "target.spacy"}, "raw": {"path": blank, "labeled": False}})
+    with pytest.raises(ConfigValidationError, match=r"corpora.raw.path\t.*blank.txt gives no docs"):
+        list(corpus(spacy.blank("en")))
+    broken = tmp_path / "broken.conll"
+    broken.write_text("Madrid B-LOC\nes X-LOC\n", encoding="utf8")
+    corpus = create_multi_corpus({"target": {"path": broken, "format": "conll"}})
+    with pytest.raises(ConfigValidationError, match=r"corpora.target.path\t.*broken.conll:2: "):
+        list(corpus(spacy.blank("en")))
+
+
+def test_multi_corpus_from_a_training_config(two_corpora):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    entry_points = {ep.name: ep.value for ep in metadata.entry_points(group="spacy_readers")}
+    assert entry_points["spacy_lowner.MultiCorpus.v1"] == "spacy_lowner.training.readers:create_multi_corpus"
+    assert registry.readers.get("spacy_lowner.MultiCorpus.v1") is create_multi_corpus
+    config = Config().from_str(
+        f"""
+        [paths]
+        source = "{two_corpora / 'source.spacy'}"
+        train = "{two_corpora / 'target.spacy'}"
+
+        [corpora]
+
+        [corpora.train]
+        @readers = "spacy_lowner.MultiCorpus.v1"
+        seed = 0
+
+        [corpora.train.corpora]
+
+        [corpora.train.corpora.source]
+        path = ${{paths.source}}
+        labeled = true
+        limit = 30
+
+        [corpora.train.corpora.target]
+        path = ${{paths.train}}
+        labeled = true
+        """
+    )
+    train = registry.resolve(config["corpora"])["train"]
+    assert domains_of(train(spacy.blank("en"))) == {"source": 30, "target": 20}
+
+
+def test_tagged_corpus_puts_the_domain_on_the_predicted_doc_too(shared_data):
+    from spacy_lowner.model.channels import doc_domain
+
+    corpus = create_tagged_corpus(shared_data / "wnut17" / "emerging.dev.conll", "conll", limit=3, domain="target")
+    assert [(doc_domain(eg.reference), doc_domain(eg.predicted)) for eg in corpus(spacy.blank("en"))] == [("target", "target")] * 3
+
+
+def test_two_corpora_training_run_and_its_dev_set_of_one_domain(two_corpora, tmp_path):
+    """`spacy train` of configs/conll_en_cnn.cfg composed with configs/parts/two_corpora.cfg (a tiny
+    CNN, 5 steps) on 50 CoNLL-2003 English sentences (source) and 20 CoNLL-2002 Spanish ones
+    (target), chosen on 10 Spanish dev sentences. The two have the same entity types, so one
+    label set serves both (WNUT-17's types differ: label sets per domain)."""
+    from pathlib import Path
+
+    from spacy.cli.train import train
+    from spacy.training import Example
+    from spacy.util import load_config
+
+    from spacy_lowner.model.channels import doc_domain
+    from spacy_lowner.model.scoring import count_entities, score_entities
+    from spacy_lowner.training.compose import compose
+
+    root = Path(__file__).resolve().parents[2]
+    config = tmp_path / "config.cfg"
+    config.write_text(compose(root / "configs" / "conll_en_cnn.cfg", [root / "configs" / "parts" / "two_corpora.cfg"]), encoding="utf8")
+    overrides = {
+        "paths.source": str(two_corpora / "source.spacy"),
+        "paths.train": str(two_corpora / "es_train.spacy"),
+        "paths.dev": str(two_corpora / "es_dev.spacy"),
+        "components.tok2vec.model.embed.width": 32,
+        "components.tok2vec.model.embed.rows": [500, 100, 200, 200],
+        "components.tok2vec.model.encode.width": 32,
+        "components.tok2vec.model.encode.depth": 1,
+        "training.batcher.size": 200,
+        "training.max_steps": 5,
+        "training.eval_frequency": 5,
+    }
+    train(config, tmp_path / "output", overrides=overrides)
+    nlp = spacy.load(tmp_path / "output" / "model-last")
+    assert set(nlp.get_pipe("lowner_ner").labels) == {"PER", "ORG", "LOC", "MISC"}
+    assert "ents_f" in nlp.meta["performance"]
+
+    # The dev reader: the target's dev docs only, domain "target" on the predicted docs too, file order.
+    dev_reader = registry.resolve(load_config(config, overrides=overrides).interpolate()["corpora"])["dev"]
+    dev = list(dev_reader(nlp))
+    gold = list(DocBin().from_disk(two_corpora / "es_dev.spacy").get_docs(nlp.vocab))
+    assert [eg.reference.text for eg in dev] == [doc.text for doc in gold]
+    assert {(doc_domain(eg.reference), doc_domain(eg.predicted)) for eg in dev} == {("target", "target")}
+    # What is scored: the gold entities of the Spanish dev docs, nothing else.
+    predicted = [Example(doc, eg.reference) for doc, eg in zip(nlp.pipe(eg.predicted.copy() for eg in dev), dev)]
+    gold_counts = {label: prf.tp + prf.fn for label, prf in count_entities(predicted).items() if prf.tp + prf.fn}
+    assert gold_counts == Counter(ent.label_ for doc in gold for ent in doc.ents)
+    assert nlp.evaluate(dev)["ents_f"] == score_entities(predicted)["ents_f"] is not None
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("bad.txt", "我们在北京\n".encode("utf8") + b"\xe9t\xe9\n", r"bad.txt:2: not valid UTF-8 \(byte b'\\xe9' at column 1\)"),
+        ("bad.txt", "我们\n".encode("utf8") * 5000 + b"\x00\x00\n", "bad.txt:5001: NUL byte at column 1"),
+        ("bad.jsonl", '{"text": "北京"}\n\n{"text": 3}\n'.encode("utf8"), 'bad.jsonl:3: expected a JSON object with a string "text"'),
+    ],
+)
+def test_a_bad_unlabeled_line_stops_the_reader_before_training(mixed_files, name, content, message):
+    # Past its first line: the file used to be read only up to its first text here, and the bad
+    # line raised from inside `spacy train`; now it is a setting error when the reader is made.
+    (mixed_files / name).write_bytes(content)
+    with pytest.raises(ConfigValidationError, match=message):
+        create_mixed_corpus(mixed_files / "labeled.spacy", mixed_files / name)
+
+
+def test_multi_corpus_finds_a_bad_line_of_unlabeled_text_when_it_is_created(tmp_path):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    raw = tmp_path / "raw.txt"
+    raw.write_bytes("一行\n".encode("utf8") + b"\xe9\n")
+    with pytest.raises(ConfigValidationError, match=r"raw.txt:2: not valid UTF-8"):
+        create_multi_corpus(corpora={"target": {"path": raw, "labeled": False}})
