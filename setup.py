@@ -56,7 +56,7 @@ setup(
         ],
         "spacy_callbacks": [
             "spacy_lowner.check_encoders.v1 = spacy_lowner.encoders.availability:make_check_encoders",
-            "spacy_lowner.average_torch_weights.v1 = spacy_lowner.training.averaging:make_average_torch_weights",
+            "spacy_lowner.average_torch_weights.v1 = spacy_lowner.component.averaging:make_average_torch_weights",
         ],
         "console_scripts": [
             "spacy-lowner = spacy_lowner.cli:app",

@@ -23,7 +23,8 @@ UNLABELED_POOLS = ("all", "no-dev-test")
 
 @dataclass(frozen=True)
 class Split:
-    """A split's training files and the record a run keeps of it (None: all of train, labeled)."""
+    """A cell's training files and the record its runs keep of them: a ratio's split, or all
+    of train as labeled (no unlabeled file, no record)."""
 
     labeled: Path
     unlabeled: Optional[Path] = None

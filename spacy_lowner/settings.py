@@ -2,7 +2,8 @@
 a bad setting is refused in spaCy's config validation block, naming the setting, before
 anything is built or trained:
 
-    components.lowner_ner.objectives.supervised -> weight   -1 is not a finite number >= 0
+    ✘ Config error for 'spacy_lowner.supervised.v1'
+    supervised -> weight    at root: -1 is not a finite number >= 0
 
 spaCy 3.8 checks arguments with confection 1.3's own type checker, which drops the
 constraints of pydantic v2's `confloat(ge=0)` (an `Annotated` float) and accepts `nan` as a

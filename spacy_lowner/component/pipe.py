@@ -15,14 +15,14 @@ from thinc.api import Config, ConfigValidationError, Model, Optimizer, get_torch
 from thinc.types import Floats2d, Ints1d
 
 from ..errors import ModelLoadError, TrainingDivergedError
-from ..model.architectures import head_module, predict_with_marginals
+from ..model.architectures import check_loaded, head_module, predict_with_marginals
 from ..model.batch import training_batch
 from ..model.channels import doc_domain, missing_channel
 from ..model.head import DECODERS, TaggerHead
 from ..model.tags import SCHEMES, TagScheme
 from ..objectives import Objective
 from ..objectives.base import ObjectiveContext
-from ..training.averaging import warn_if_averages_miss_torch
+from .averaging import warn_if_averages_miss_torch
 from .checksums import verify_checksums, write_checksums
 from .runner import ObjectiveRunner
 
@@ -44,9 +44,9 @@ subword_features = true
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_MODEL_CONFIG)["model"]
 
-# What reading a damaged model file raises (thinc's msgpack, the head's torch.load), turned
-# into a ModelLoadError that names the file.
-LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, IndexError, EOFError)
+# What reading a damaged model file raises (thinc's msgpack and its model structure; the head
+# turns torch.load's errors into a ValueError), turned into a ModelLoadError naming the file.
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, KeyError, TypeError, IndexError)
 
 
 @Language.factory(
@@ -342,6 +342,7 @@ class LowNERTagger(TrainablePipe):
             verify_checksums(path, self.name)
         try:
             super().from_disk(path, exclude=exclude)
+            check_loaded(self.model)
         except LOAD_ERRORS as err:
             raise ModelLoadError(f"{path / 'model'}: cannot load the {self.name} component: {err}") from err
         self._check_cfg_matches_head(str(path / "cfg"))
@@ -350,6 +351,7 @@ class LowNERTagger(TrainablePipe):
     def from_bytes(self, bytes_data, *, exclude=tuple()) -> "LowNERTagger":
         try:
             super().from_bytes(bytes_data, exclude=exclude)
+            check_loaded(self.model)
         except LOAD_ERRORS as err:
             raise ModelLoadError(f"cannot load the {self.name} component from bytes: {err}") from err
         self._check_cfg_matches_head(f"the {self.name} component's cfg in the bytes")

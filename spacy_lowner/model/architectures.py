@@ -1,6 +1,5 @@
 """Registered thinc architectures."""
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy
@@ -81,7 +80,11 @@ def _windowed_chain_forward(model: Model, docs: List[Doc], is_train: bool):
     windows = model.attrs["windows"]
     if is_train or all(len(doc) <= windows.length for doc in docs):
         return chain_forward(model, docs, is_train)
-    return predict_in_windows(lambda batch: chain_forward(model, batch, False)[0], docs, windows), _no_backprop
+    return predict_in_windows(lambda batch: chain_forward(model, batch, False)[0], docs, windows), _predicted_in_windows
+
+
+def _predicted_in_windows(d_output):
+    raise NotImplementedError("a tok2vec predicts in windows only when not training")
 
 
 def predict_in_windows(predict: Callable[[List[Doc]], List[Floats2d]], docs: Sequence[Doc], windows: Windows) -> List[Floats2d]:
@@ -209,6 +212,13 @@ def head_module(model: Model) -> TaggerHead:
     return model.get_ref("head").shims[0]._model
 
 
+def check_loaded(model: Model) -> None:
+    """thinc restores a model's references from the saved file: a damaged byte there can leave
+    `head` or `tok2vec` pointing at another layer, which loads without an error."""
+    if model.get_ref("tok2vec") is not model.layers[0] or model.get_ref("head") is not model.layers[1]:
+        raise ValueError("the saved model's layers are not where its references say: the file is damaged")
+
+
 def init(model: Model, X: List[Doc] = None, Y=None) -> None:
     # The head is sized by the component (it knows the labels and the decoder).
     model.get_ref("tok2vec").initialize(X=X)
@@ -230,13 +240,31 @@ def predict_with_marginals(model: Model, docs: List[Doc]) -> Tuple[List[Ints1d],
     doc's (n_tokens, n_tags) distribution over tags per token (CRF marginals, or the softmax
     with that decoder)."""
     head = head_module(model)
+    windows = model.attrs["windows"]
     paths = [numpy.zeros(0, dtype="int64") for _ in docs]
     marginals = [numpy.zeros((0, head.n_tags), dtype="float32") for _ in docs]
     for indices, mask, scores in score_docs(model, docs):
         with torch.no_grad():
             _unpad_into(paths, indices, head.decode(scores, mask), mask)
-            _unpad_into(marginals, indices, head.marginals(scores, mask), mask)
+            if scores.shape[1] <= windows.length:
+                _unpad_into(marginals, indices, head.marginals(scores, mask), mask)
+            else:
+                marginals[indices[0]] = _windowed_marginals(head, scores, windows)
     return paths, marginals
+
+
+def _windowed_marginals(head: TaggerHead, scores: torch.Tensor, windows: Windows) -> Floats2d:
+    """The (T, n_tags) marginals of one long doc's (1, T, n_tags) scores, a window (with its
+    context) at a time: the CRF's forward-backward keeps about 2 KB per token. A window's
+    context makes its marginals those of the whole doc to float precision: the CRF forgets
+    what lies 64 tokens away. (Viterbi decoding runs over the whole doc, exact: it keeps 8
+    bytes per tag per token.)"""
+    parts = []
+    for cut in windows.cuts(scores.shape[1]):
+        window = scores[:, cut.run]
+        mask = torch.ones(window.shape[:2], dtype=torch.bool, device=window.device)
+        parts.append(head.marginals(window, mask)[0, cut.keep].cpu().numpy())
+    return numpy.concatenate(parts)
 
 
 def _unpad_into(outputs: list, indices: List[int], padded: torch.Tensor, mask: torch.Tensor) -> None:

@@ -11,7 +11,7 @@ from ..registry import lowner_objectives
 from .base import Objective, ObjectiveContext
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
+    if _module.name not in ("base", "schedules"):  # the shared pieces register nothing
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["Objective", "ObjectiveContext"]

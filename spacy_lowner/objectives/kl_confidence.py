@@ -15,8 +15,8 @@ from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
 from ..settings import NonNegativeFloat, NonNegativeInt
-from ..training.schedules import linear_ramp
 from .base import Objective
+from .schedules import linear_ramp
 
 
 def sharpen(probs: torch.Tensor) -> torch.Tensor:

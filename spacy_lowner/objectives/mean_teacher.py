@@ -26,8 +26,8 @@ from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..registry import lowner_objectives
 from ..settings import Fraction, NonNegativeFloat, NonNegativeInt, Probability
-from ..training.schedules import sigmoid_ramp
 from .base import Objective, ObjectiveContext
+from .schedules import sigmoid_ramp
 
 DIVERGENCES = ("mse", "kl")
 PREDICTORS = ("teacher", "student")

@@ -97,3 +97,24 @@ def test_a_kept_module_is_saved_rebuilt_and_never_used_at_prediction():
     torch.testing.assert_close(fresh.kept_module("discriminator")(probe), kept(probe))
     with pytest.raises(KeyError, match="keeps no module named 'picker'"):
         fresh.kept_module("picker")
+
+
+def test_damaged_head_bytes_never_raise_an_unpickling_error():
+    """torch.load's UnpicklingError suggests loading with weights_only=False, which runs any
+    code a file holds: a damaged head is a ValueError instead (or, past torch.load, the
+    errors the component turns into a ModelLoadError), whatever byte is flipped."""
+    import pickle
+
+    data = serialize_head(built())
+    messages = set()
+    for offset in range(len(data)):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0xFF
+        try:
+            deserialize_head(TaggerHead(hidden_width=8, dropout=0.0, transform_slot=True), bytes(damaged), torch.device("cpu"))
+        except pickle.UnpicklingError:
+            raise AssertionError(f"a flip at {offset} raised an UnpicklingError")
+        except (ValueError, RuntimeError, IndexError) as err:
+            assert "weights_only" not in str(err)
+            messages.add(str(err).split(")")[0])
+    assert "the saved head cannot be read (UnpicklingError" in messages

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from spacy_lowner.objectives.kl_confidence import sharpened_target
-from spacy_lowner.training.schedules import linear_ramp
+from spacy_lowner.objectives.schedules import linear_ramp
 
 
 def test_sharpened_target_on_hand_made_distributions():

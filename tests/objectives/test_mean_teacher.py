@@ -2,7 +2,7 @@ import pytest
 import spacy
 import torch
 
-from spacy_lowner.training.schedules import sigmoid_ramp
+from spacy_lowner.objectives.schedules import sigmoid_ramp
 
 
 @pytest.fixture

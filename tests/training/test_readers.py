@@ -411,12 +411,13 @@ def test_multi_corpus_needs_corpora_and_each_must_give_docs(two_corpora, tmp_pat
         create_multi_corpus({})
     with pytest.raises(ConfigValidationError, match="must be >= 0"):
         create_multi_corpus({"target": {"path": two_corpora / "target.spacy"}}, max_length=-1)
-    # Found when the corpus is read (spaCy's initialize), as setting errors naming the block and line.
+    # Text without a line of text is found when the reader is created...
     blank = tmp_path / "blank.txt"
     blank.write_text("\n  \n", encoding="utf8")
-    corpus = create_multi_corpus({"target": {"path": two_corpora / "target.spacy"}, "raw": {"path": blank, "labeled": False}})
-    with pytest.raises(ConfigValidationError, match=r"corpora.raw.path\t.*blank.txt gives no docs"):
-        list(corpus(spacy.blank("en")))
+    with pytest.raises(ConfigValidationError, match=r"corpora.raw.path\t.*blank.txt holds no text"):
+        create_multi_corpus({"target": {"path": two_corpora / "target.spacy"}, "raw": {"path": blank, "labeled": False}})
+    # ...a corpus file's bad line when it is read (spaCy's initialize), as a setting error naming
+    # the block and the line.
     broken = tmp_path / "broken.conll"
     broken.write_text("Madrid B-LOC\nes X-LOC\n", encoding="utf8")
     corpus = create_multi_corpus({"target": {"path": broken, "format": "conll"}})

@@ -7,7 +7,7 @@ from spacy.training import Example
 from spacy.util import registry
 from thinc.api import Adam, PyTorchShim, torch2xp
 
-from spacy_lowner.training.averaging import torch_shims, use_averaged_params
+from spacy_lowner.component.averaging import torch_shims, use_averaged_params
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
