@@ -3,7 +3,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-import srsly
 import torch
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
@@ -17,13 +16,14 @@ from thinc.types import Floats2d, Ints1d
 from ..errors import ModelLoadError, TrainingDivergedError
 from ..model.architectures import check_loaded, head_module, predict_with_marginals
 from ..model.batch import training_batch
-from ..model.channels import doc_domain, missing_channel
+from ..model.channels import missing_channel
 from ..model.head import DECODERS, TaggerHead
+from ..model.label_sets import find_label_sets
 from ..model.tags import SCHEMES, TagScheme
 from ..objectives import Objective
 from ..objectives.base import ObjectiveContext
 from .averaging import warn_if_averages_miss_torch
-from .checksums import verify_checksums, write_checksums
+from .integrity import check_cfg_file, check_cfg_matches_head, verify_checksums, write_checksums
 from .runner import ObjectiveRunner
 
 DEFAULT_MODEL_CONFIG = """
@@ -238,7 +238,7 @@ class LowNERTagger(TrainablePipe):
         """Collect the labels (or take them from `[initialize.components.<name>.labels]`,
         needed when the training corpus is streamed), size the head and the objectives."""
         validate_get_examples(get_examples, "LowNERTagger.initialize")
-        labels, domain_labels = self._label_sets(get_examples, labels)
+        labels, domain_labels = find_label_sets(get_examples(), self.default_domain, labels, self.name)
         if domain_labels:
             self.cfg["domain_labels"] = domain_labels
         # Not through add_label: initialising builds the head anew, for these labels.
@@ -265,35 +265,6 @@ class LowNERTagger(TrainablePipe):
         )
         head.to(get_torch_default_device())
         self.runner.initialize(ObjectiveContext(self.name, head, self.scheme, get_examples, max_steps=_max_steps(nlp)))
-
-    def _label_sets(
-        self, get_examples: Callable[[], Iterable[Example]], labels: Optional[List[str]]
-    ) -> Tuple[List[str], Dict[str, List[str]]]:
-        """The default domain's entity types (`labels` if given) and those of the domains whose
-        labeled docs have other types. A doc without a domain counts as the default domain's;
-        with no default domain and one set of types among all domains, that set is the default."""
-        found: Dict[Optional[str], set] = {}
-        for eg in get_examples():
-            if eg.reference.has_annotation("ENT_IOB"):
-                domain = doc_domain(eg.reference)
-                domain = self.default_domain if domain is None else domain
-                found.setdefault(domain, set()).update(ent.label_ for ent in eg.reference.ents)
-        if labels is None:
-            labels = sorted(found.get(self.default_domain) or set())
-            distinct = {frozenset(types) for types in found.values() if types}
-            if not labels and len(distinct) == 1:
-                labels = sorted(next(iter(distinct)))
-            elif not labels and len(distinct) > 1:
-                raise ValueError(
-                    f"{self.name}: the training corpora's domains ({', '.join(sorted(map(str, found)))}) have different "
-                    "entity types: set the component's `default_domain` to the domain whose types prediction gives"
-                )
-        others = {
-            str(domain): sorted(types)
-            for domain, types in found.items()
-            if domain != self.default_domain and types and types != set(labels)
-        }
-        return labels, others
 
     def _check_channels(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         needed = {(key, channel) for key, objective in self.objectives.items() for channel in objective.needs}
@@ -337,7 +308,7 @@ class LowNERTagger(TrainablePipe):
         and a cfg whose labels, scheme or decoder are not those the saved head was built with."""
         path = Path(path)
         if "cfg" not in exclude:
-            _check_cfg_file(path / "cfg", self.name)
+            check_cfg_file(path / "cfg", self.name)
         if "model" not in exclude:
             verify_checksums(path, self.name)
         try:
@@ -345,7 +316,7 @@ class LowNERTagger(TrainablePipe):
             check_loaded(self.model)
         except LOAD_ERRORS as err:
             raise ModelLoadError(f"{path / 'model'}: cannot load the {self.name} component: {err}") from err
-        self._check_cfg_matches_head(str(path / "cfg"))
+        check_cfg_matches_head(self.cfg, self.head, str(path / "cfg"))
         return self
 
     def from_bytes(self, bytes_data, *, exclude=tuple()) -> "LowNERTagger":
@@ -354,34 +325,8 @@ class LowNERTagger(TrainablePipe):
             check_loaded(self.model)
         except LOAD_ERRORS as err:
             raise ModelLoadError(f"cannot load the {self.name} component from bytes: {err}") from err
-        self._check_cfg_matches_head(f"the {self.name} component's cfg in the bytes")
+        check_cfg_matches_head(self.cfg, self.head, f"the {self.name} component's cfg in the bytes")
         return self
-
-    def _check_cfg_matches_head(self, source: str) -> None:
-        """The saved head's tag ids index the tags cfg's labels and scheme make: refuse a cfg
-        (edited, lost or from another pipeline) that gives other tags, another decoder or
-        other label sets than the head was built with, which would relabel entities silently."""
-        head = self.head
-        if not head.is_built:
-            return
-        built = head.build_config
-        cfg = self.cfg
-        pairs = {
-            "labels": (sorted(set(cfg.get("labels", []))), built["scheme"]["labels"]),
-            "scheme": (cfg.get("scheme"), built["scheme"]["scheme"]),
-            "decoder": (cfg.get("decoder"), built["decoder"]),
-            "labels per domain": (
-                {domain: sorted(set(labels)) for domain, labels in cfg.get("domain_labels", {}).items()},
-                {domain: scheme["labels"] for domain, scheme in (built.get("domain_schemes") or {}).items()},
-            ),
-            "default domain": (cfg.get("default_domain") or None, built.get("default_domain") or None),
-        }
-        for what, (in_cfg, in_model) in pairs.items():
-            if in_cfg != in_model:
-                raise ModelLoadError(
-                    f"{source}: {what} {in_cfg!r}, but the saved model was trained with {in_model!r}; "
-                    "restore the file or save the pipeline again"
-                )
 
     def update(
         self,
@@ -435,19 +380,6 @@ class LowNERTagger(TrainablePipe):
             )
         head.after_step()
         self.runner.after_step()
-
-
-def _check_cfg_file(path: Path, component: str) -> None:
-    """spaCy loads a component whose cfg is missing with the labels of its config (none), so
-    that every entity the head predicts fails or vanishes: the cfg must be there and readable."""
-    if not path.is_file():
-        raise ModelLoadError(
-            f"{path}: missing: it holds the {component} component's labels and tag scheme; copy or save the pipeline again"
-        )
-    try:
-        srsly.read_json(path)
-    except ValueError as err:
-        raise ModelLoadError(f"{path}: not JSON ({err}); restore it or save the pipeline again") from err
 
 
 def _check_init_tok2vec(nlp: Language) -> None:

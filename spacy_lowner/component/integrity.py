@@ -1,4 +1,5 @@
-"""SHA-256 checksums of the weight files a saved `lowner_ner` component predicts with.
+"""What a saved `lowner_ner` must match before it predicts: the SHA-256 checksums of the weight
+files it predicts with, and a cfg that gives the tags its head was built with.
 
 torch and msgpack read most damaged weight files without complaint (a flipped byte in a float
 is another float), so a saved component writes `checksums.json` beside its model file and
@@ -14,11 +15,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Any, Dict, Iterator, List
 
+import srsly
 from thinc.api import Config
 
 from ..errors import ModelLoadError
+from ..model.head import TaggerHead
 
 CHECKSUMS_FILE = "checksums.json"
 _CHUNK = 1 << 20
@@ -83,3 +86,41 @@ def file_digest(path: Path) -> str:
         for chunk in iter(lambda: file.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_cfg_file(path: Path, component: str) -> None:
+    """spaCy loads a component whose cfg is missing with the labels of its config (none), so
+    that every entity the head predicts fails or vanishes: the cfg must be there and readable."""
+    if not path.is_file():
+        raise ModelLoadError(
+            f"{path}: missing: it holds the {component} component's labels and tag scheme; copy or save the pipeline again"
+        )
+    try:
+        srsly.read_json(path)
+    except ValueError as err:
+        raise ModelLoadError(f"{path}: not JSON ({err}); restore it or save the pipeline again") from err
+
+
+def check_cfg_matches_head(cfg: Dict[str, Any], head: TaggerHead, source: str) -> None:
+    """The saved head's tag ids index the tags cfg's labels and scheme make: refuse a cfg
+    (edited, lost or from another pipeline) that gives other tags, another decoder or other
+    label sets than the head was built with, which would relabel entities silently."""
+    if not head.is_built:
+        return
+    built = head.build_config
+    pairs = {
+        "labels": (sorted(set(cfg.get("labels", []))), built["scheme"]["labels"]),
+        "scheme": (cfg.get("scheme"), built["scheme"]["scheme"]),
+        "decoder": (cfg.get("decoder"), built["decoder"]),
+        "labels per domain": (
+            {domain: sorted(set(labels)) for domain, labels in cfg.get("domain_labels", {}).items()},
+            {domain: scheme["labels"] for domain, scheme in (built.get("domain_schemes") or {}).items()},
+        ),
+        "default domain": (cfg.get("default_domain") or None, built.get("default_domain") or None),
+    }
+    for what, (in_cfg, in_model) in pairs.items():
+        if in_cfg != in_model:
+            raise ModelLoadError(
+                f"{source}: {what} {in_cfg!r}, but the saved model was trained with {in_model!r}; "
+                "restore the file or save the pipeline again"
+            )
