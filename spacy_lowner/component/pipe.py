@@ -28,7 +28,7 @@ from .runner import ObjectiveRunner
 
 DEFAULT_MODEL_CONFIG = """
 [model]
-@architectures = "spacy_lowner.TokenTagger.v2"
+@architectures = "spacy_lowner.TokenTagger.v3"
 hidden_width = 0
 dropout = 0.1
 
@@ -69,14 +69,14 @@ def make_lowner_ner(
     scheme: str,
     decoder: str,
     # Typed Any because confection 1.3 type-checks a dict of promises before resolving them;
-    # LowNERTagger checks that every value is an Objective.
+    # the component's ObjectiveRunner checks that every value is an Objective.
     objectives: Dict[str, Any],
     default_domain: Optional[str],
     scorer: Optional[Callable],
 ) -> "LowNERTagger":
     """A token-tagging NER component for low-resource training.
 
-    model: a `spacy_lowner.TokenTagger.v2` (or v1) over any tok2vec.
+    model: a `spacy_lowner.TokenTagger.v3` (v1 and v2 load) over any tok2vec.
     scheme: "BIO" or "BIOES", the tags derived from the entity labels.
     decoder: "crf" (a CRF restricted to valid tag transitions) or "softmax"
         (token scores decoded by Viterbi under the same restrictions).
