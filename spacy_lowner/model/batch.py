@@ -2,9 +2,10 @@
 
 Every objective works on the same padded tensor, so that all their losses sum into one
 gradient on the tok2vec output and the listener is backpropagated once per batch
-(a second backprop through spacy-transformers' listener is silently dropped). What the
-head computes on the real tokens (features, tag scores, marginals) is cached per batch, so
-objectives share one pass and one dropout mask.
+(a second backprop through spacy-transformers' listener is silently dropped). This module
+decodes the channels; what a head computes on the batch (features, tag scores, marginals) is
+a `HeadPass` (head_pass.py), one per head and batch, so objectives share one pass and one
+dropout mask.
 """
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence

@@ -1,7 +1,7 @@
 """Training objectives of `lowner_ner`: one module per objective, each a registered factory.
 
-Every module in this folder is imported here, so an objective is registered by writing its
-file: no list to extend. Objectives of other packages register through the entry point group
+Every module in this folder but the shared pieces (base.py, schedules.py) is imported here, so
+an objective is registered by writing its file: no list to extend. Objectives of other packages register through the entry point group
 `spacy_lowner_objectives` (see registry.py).
 """
 import importlib
