@@ -173,7 +173,9 @@ class LowNERTagger(TrainablePipe):
         self.cfg: Dict = {"labels": [], "scheme": scheme, "decoder": decoder}
         if default_domain:
             self.cfg["default_domain"] = default_domain
-        self._scheme_key: Optional[tuple] = None  # what the cached TagScheme was built from
+        # TagSchemes by (labels, scheme): built once, not on every batch, and again only when
+        # the labels change (add_label, from_disk).
+        self._schemes: Dict[tuple, TagScheme] = {}
         self.step = 0  # optimizer steps taken (finish_update calls)
         # Diagnostics: when True, update() stores in term_gradients the norm of each term's
         # gradient at the tok2vec output (the encoder), to check which terms reach it.
@@ -195,7 +197,7 @@ class LowNERTagger(TrainablePipe):
     @property
     def domain_schemes(self) -> Dict[str, TagScheme]:
         """The tag schemes of the domains with entity types of their own."""
-        return {domain: TagScheme(tuple(labels), self.cfg["scheme"]) for domain, labels in self.cfg.get("domain_labels", {}).items()}
+        return {domain: self._tag_scheme(labels) for domain, labels in self.cfg.get("domain_labels", {}).items()}
 
     @property
     def label_data(self) -> List[str]:
@@ -203,11 +205,14 @@ class LowNERTagger(TrainablePipe):
 
     @property
     def scheme(self) -> TagScheme:
-        # Built again only when the labels change (add_label, from_disk), not on every batch.
-        key = (self.labels, self.cfg["scheme"])
-        if self._scheme_key != key:
-            self._scheme, self._scheme_key = TagScheme(*key), key
-        return self._scheme
+        """The default label set's tag scheme: the component's labels."""
+        return self._tag_scheme(self.labels)
+
+    def _tag_scheme(self, labels) -> TagScheme:
+        key = (tuple(labels), self.cfg["scheme"])
+        if key not in self._schemes:
+            self._schemes[key] = TagScheme(*key)
+        return self._schemes[key]
 
     @property
     def head(self) -> TaggerHead:

@@ -186,11 +186,6 @@ class TaggerHead(nn.Module):
                 vectors = module(vectors, mask, resolved)
         return self.hidden(vectors)
 
-    def label_set(self, domain: Optional[str]) -> Optional[str]:
-        """The label set of a doc of `domain`: its own domain's if it has one, else None (the default)."""
-        domain = self.default_domain if domain is None else domain
-        return domain if domain in self.domain_emissions else None
-
     def tag_scores(self, features: torch.Tensor, label_set: Optional[str] = None) -> torch.Tensor:
         """Emission scores (B, T, n_tags of the label set) from `features()`."""
         return (self.emission if label_set is None else self.domain_emissions[label_set])(features)
