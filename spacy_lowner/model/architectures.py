@@ -187,12 +187,16 @@ def build_token_tagger_v3(
         inline tok2vec and the head, as in v2.
     """
     for name, builder in modules.items():
+        if name == "input":
+            raise ValueError(
+                'TokenTagger.v3: "input" names the head\'s input among its stack outputs; give modules.input another name'
+            )
         if not callable(builder):
             raise ValueError(
                 f"TokenTagger.v3: modules.{name} is not a head module; give it a block with "
                 f'@lowner_head_modules = "<name>" (registered: {sorted(lowner_head_modules.get_all())})'
             )
-    head = TaggerHead(hidden_width=hidden_width, dropout=dropout, modules=list(modules.values()))
+    head = TaggerHead(hidden_width=hidden_width, dropout=dropout, modules=modules)
     return _token_tagger(tok2vec, head, window)
 
 

@@ -12,7 +12,7 @@ decoded with their domain's own (`label_set`: that domain's name; None: the defa
 import hashlib
 import io
 import pickle
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
@@ -38,8 +38,9 @@ class TaggerHead(nn.Module):
     decoder "softmax": independent token scores, decoded by Viterbi over log-probabilities
     with the same restrictions, so neither decoder can emit an invalid sequence.
 
-    modules: builders of the head modules (TokenTagger.v3) that map the token vectors, in
-    order, before the hidden layer; saved with the head and used at prediction.
+    modules: builders of the head modules (TokenTagger.v3) by their config block's name, that
+    map the token vectors, in order, before the hidden layer; saved with the head and used at
+    prediction.
     transform_slot: whether a learned token transform may be installed (TokenTagger.v2);
     it is saved with the head and applied at prediction.
     Modules that objectives add live in `training_modules` (for training only, not saved) or
@@ -51,13 +52,14 @@ class TaggerHead(nn.Module):
         hidden_width: int = 0,
         dropout: float = 0.1,
         transform_slot: bool = False,
-        modules: Sequence[HeadModuleBuilder] = (),
+        modules: Mapping[str, HeadModuleBuilder] = {},  # noqa: B006  (never mutated)
     ):
         super().__init__()
         self.hidden_width = hidden_width
         self.dropout_rate = dropout
         self.transform_slot = transform_slot
-        self.module_builders = list(modules)
+        self.module_names = list(modules)
+        self.module_builders = list(modules.values())
         self.build_config: Optional[Dict[str, Any]] = None
         self.stack = nn.ModuleList()
         self.training_modules = nn.ModuleDict()
@@ -164,27 +166,40 @@ class TaggerHead(nn.Module):
         default = self.default_domain
         return [default if domain is None else domain for domain in (domains or [None] * n_docs)]
 
+    def stack_outputs(
+        self,
+        vectors: torch.Tensor,
+        domains: Optional[Sequence[Optional[str]]] = None,
+        mask: Optional[torch.Tensor] = None,
+    ) -> Dict[str, torch.Tensor]:
+        """The token vectors at each step of the head, in order: "input" (after the token
+        transform and the input dropout), then each head module's output under its block name;
+        the last is the hidden layer's input. An objective that reads a module's output (a
+        discriminator on the shared BiLSTM, on the mapped vectors) takes it from here. `domains`
+        (a domain or None per doc) selects what the token transform and the head modules do to
+        each doc; `mask` (B, T) marks the real tokens (all, if not given)."""
+        if self.token_transform is not None:
+            rows = self.token_transform.applies_to(domains or [None] * len(vectors)).to(vectors.device)
+            if bool(rows.any()):
+                vectors = torch.where(rows[:, None, None], self.token_transform(vectors), vectors)
+        outputs = {"input": self.input_dropout(vectors)}
+        if len(self.stack):
+            if mask is None:
+                mask = torch.ones(vectors.shape[:2], dtype=torch.bool, device=vectors.device)
+            resolved = self.resolve_domains(domains, len(vectors))
+            for name, module in zip(self.module_names, self.stack):
+                outputs[name] = module(last_output(outputs), mask, resolved)
+        return outputs
+
     def features(
         self,
         vectors: torch.Tensor,
         domains: Optional[Sequence[Optional[str]]] = None,
         mask: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        """The last hidden layer before the tag scores (B, T, feature_width). `domains` (a
-        domain or None per doc) selects what the token transform and the head modules do to
-        each doc; `mask` (B, T) marks the real tokens (all, if not given)."""
-        if self.token_transform is not None:
-            rows = self.token_transform.applies_to(domains or [None] * len(vectors)).to(vectors.device)
-            if bool(rows.any()):
-                vectors = torch.where(rows[:, None, None], self.token_transform(vectors), vectors)
-        vectors = self.input_dropout(vectors)
-        if len(self.stack):
-            if mask is None:
-                mask = torch.ones(vectors.shape[:2], dtype=torch.bool, device=vectors.device)
-            resolved = self.resolve_domains(domains, len(vectors))
-            for module in self.stack:
-                vectors = module(vectors, mask, resolved)
-        return self.hidden(vectors)
+        """The last hidden layer before the tag scores (B, T, feature_width); arguments as
+        `stack_outputs`."""
+        return self.hidden(last_output(self.stack_outputs(vectors, domains, mask)))
 
     def tag_scores(self, features: torch.Tensor, label_set: Optional[str] = None) -> torch.Tensor:
         """Emission scores (B, T, n_tags of the label set) from `features()`."""
@@ -310,6 +325,11 @@ def _build_decoder(scheme: TagScheme, decoder: str) -> nn.Module:
 
 def _constraint_scores(allowed: torch.Tensor) -> torch.Tensor:
     return apply_constraints(torch.zeros(allowed.shape), allowed)
+
+
+def last_output(outputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """The last of `TaggerHead.stack_outputs`: the hidden layer's input."""
+    return next(reversed(outputs.values()))
 
 
 def serialize_head(head: TaggerHead) -> bytes:

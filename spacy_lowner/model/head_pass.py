@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from .head import TaggerHead
+from .head import TaggerHead, last_output
 
 
 class HeadPass:
@@ -22,15 +22,24 @@ class HeadPass:
         self.vectors = vectors
         self.mask = mask
         self.domains = domains
+        self._stack_outputs: Optional[Dict[str, torch.Tensor]] = None
         self._features: Optional[torch.Tensor] = None
         self._scores: Dict[Optional[str], torch.Tensor] = {}
         self._marginals: Dict[Optional[str], torch.Tensor] = {}
 
     @property
+    def stack_outputs(self) -> Dict[str, torch.Tensor]:
+        """The token vectors after each step of the head by name ("input", then each head
+        module's block name): `TaggerHead.stack_outputs`."""
+        if self._stack_outputs is None:
+            self._stack_outputs = self.head.stack_outputs(self.vectors, self.domains, self.mask)
+        return self._stack_outputs
+
+    @property
     def features(self) -> torch.Tensor:
         """The head's last hidden layer (B, T, feature_width)."""
         if self._features is None:
-            self._features = self.head.features(self.vectors, self.domains, self.mask)
+            self._features = self.head.hidden(last_output(self.stack_outputs))
         return self._features
 
     def tag_scores(self, label_set: Optional[str] = None) -> torch.Tensor:

@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from spacy_lowner.layers.bilstm import make_bilstm
+from spacy_lowner.layers.self_attention import make_self_attention
 from spacy_lowner.layers.transforms import LinearTransform, build_transform
 from spacy_lowner.model.head import TaggerHead, deserialize_head, serialize_head
 from spacy_lowner.model.tags import TagScheme
@@ -38,6 +40,22 @@ def test_marginals_are_distributions_and_nll_is_a_sum_over_tokens(decoder):
         one_token = head.nll(scores[:1, :1], gold[:1, :1], mask[:1, :1])
         first_two = head.nll(scores[:1, :2], gold[:1, :2], mask[:1, :2])
         assert first_two.item() > one_token.item()  # summed, not averaged
+
+
+def test_stack_outputs_name_each_module_and_feed_the_hidden_layer():
+    torch.manual_seed(0)
+    modules = {"bilstm": make_bilstm(width=4), "attention": make_self_attention(heads=2)}
+    head = TaggerHead(hidden_width=8, dropout=0.0, modules=modules)
+    head.build(n_in=6, scheme=SCHEME, decoder="crf")
+    head.eval()
+    vectors = torch.randn(2, 5, 6)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    outputs = head.stack_outputs(vectors, None, mask)
+    assert list(outputs) == ["input", "bilstm", "attention"]
+    assert [tuple(value.shape) for value in outputs.values()] == [(2, 5, 6), (2, 5, 4), (2, 5, 4)]
+    assert torch.equal(outputs["input"], vectors)
+    assert torch.allclose(head.stack[0](vectors, mask, ["", ""]), outputs["bilstm"])
+    assert torch.allclose(head.features(vectors, None, mask), head.hidden(outputs["attention"]))
 
 
 def test_training_modules_are_unique_and_unsaved():
