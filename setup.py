@@ -50,6 +50,7 @@ setup(
         "spacy_batchers": [
             "spacy_lowner.labeled_share.v1 = spacy_lowner.training.batchers:configure_labeled_share",
             "spacy_lowner.domain_share.v1 = spacy_lowner.training.batchers:configure_domain_share",
+            "spacy_lowner.domain_sequence.v1 = spacy_lowner.training.batchers:configure_domain_sequence",
         ],
         "thinc_optimizers": [
             "spacy_lowner.layerwise_adam.v1 = spacy_lowner.training.optimizers:layerwise_adam",

@@ -25,11 +25,11 @@ class BestOfRun(RunResult):
 
 
 def best_of_runs(results: Sequence[RunResult], best_of: Dict[str, List[str]]) -> List[BestOfRun]:
-    """One row per best-of name and split (ratio, seed) on which every one of its systems has
-    finished: the run with the highest dev F1, the first listed of equals. A split missing
-    a restart gets no row, so that every row is the best of the same N."""
-    runs: Dict[Tuple[str, Optional[float], int], RunResult] = {(r.system, r.ratio, r.seed): r for r in results}
-    splits = sorted({(r.ratio, r.seed) for r in results}, key=lambda split: (split[0] or 0.0, split[1]))
+    """One row per best-of name and split (ratio or count, seed) on which every one of its
+    systems has finished: the run with the highest dev F1, the first listed of equals. A split
+    missing a restart gets no row, so that every row is the best of the same N."""
+    runs: Dict[Tuple[str, Optional[float], int], RunResult] = {(r.system, r.size, r.seed): r for r in results}
+    splits = sorted({(r.size, r.seed) for r in results}, key=lambda split: (split[0] or 0.0, split[1]))
     rows = []
     for name, systems in best_of.items():
         for ratio, seed in splits:

@@ -4,16 +4,20 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Dict, List, NoReturn, Optional
+from typing import Dict, List, NoReturn, Optional, Sequence
 
 import spacy
 import torch
 import typer
+from spacy.tokens import DocBin
 from wasabi import msg
 from wasabi.util import locale_escape
 
 from spacy_lowner.training.sampling import CoverTooLargeError
 
+from .advpicker import (
+    SELECTIONS, SYSTEMS, AdvPicker, AdvPickerConfigs, AdvPickerData, PickedSetError, check_systems, comparison_table,
+)
 from .checkpoints import checkpoint_table, score_last_checkpoints
 from .cost import cost_table, measure_training_cost, save_training_cost
 from .gradients import gradient_table, term_gradients
@@ -21,7 +25,10 @@ from .long_doc import long_doc_table, long_text, measure_long_doc, read_text
 from .ratios import UNLABELED_POOLS, make_split, split_folder
 from .reports import BenchmarkReport, RatioReport, Report, write_reports
 from .sweep import SplitMismatchError, Sweep, SweepData, plan
-from .systems import OptionError, System, parse_best_of, parse_numbers, parse_pairs, parse_self_training, parse_systems
+from .systems import (
+    OptionError, System, kl_phase_comparisons, parse_best_of, parse_kl_phase, parse_numbers, parse_pairs, parse_self_training,
+    parse_systems,
+)
 from .tables import benchmark_table, ratio_table
 
 app = typer.Typer(
@@ -33,6 +40,8 @@ app = typer.Typer(
 
 # Docs per batch when timing each system's update.
 COST_BATCH_SIZE = 32
+# The labeled ratios of `bench ratios` when neither --ratios nor --counts is given.
+DEFAULT_RATIOS = "0.01,0.05,0.1"
 
 # Options the commands share.
 SYSTEM_OPTION = typer.Option(
@@ -100,6 +109,13 @@ def _numbers(text: str, kind: type, what: str) -> list:
         return parse_numbers(text, kind, what)
     except OptionError as err:
         fail(str(err))
+
+
+def _check_counts(count_list: List[int], counts: str, train: Path) -> None:
+    """Each count of labeled sentences must be one that train can give."""
+    n_docs = len(DocBin().from_disk(train))
+    if not count_list or any(not 1 <= count <= n_docs for count in count_list):
+        fail(f"--counts must be whole numbers from 1 to {n_docs} (the sentences of {train}), got {counts!r}")
 
 
 def _use_threads(threads: int) -> None:
@@ -173,7 +189,12 @@ def ratios_command(
         "without the docs whose text is a dev or test text; splits/rRATIO-seedK-no-dev-test). Runs record which: a folder "
         "holds runs of one pool."
     ),
-    ratios: str = typer.Option("0.01,0.05,0.1", help="Comma-separated labeled ratios of train."),
+    ratios: str = typer.Option("", help=f"Comma-separated labeled ratios of train (default {DEFAULT_RATIOS})."),
+    counts: str = typer.Option(
+        "", help="Comma-separated counts of labeled sentences of train, instead of --ratios (e.g. 10,100: DATNet's target "
+        "sentences; splits/nCOUNT-seedK, runs/nCOUNT). Every entity type is labeled where the count allows; each split's "
+        "record (split.json, and each run's in results.json) lists the types it labeled and those it lacks."
+    ),
     seeds: str = typer.Option("0,1,2,3,4", help="Comma-separated seeds: each draws its own split, shared by all systems."),
     baseline: str = typer.Option("", help="System the others are compared with (paired differences, training cost)."),
     control: str = typer.Option("", help="The reader control: same batches, supervised loss only; methods are compared with it too."),
@@ -182,6 +203,14 @@ def ratios_command(
         "labeled docs plus the unlabeled docs that system TEACHER (listed before it) tags with at least THRESHOLD confidence "
         "(default 0.9), the tokens outside its entities O or missing (default O), whole sure docs or the sure tokens of every "
         "doc (SELECTION doc or token, default doc); see `python -m spacy_lowner pseudo-label`."
+    ),
+    kl_phase: List[str] = typer.Option(
+        [], "--kl-phase", help="NAME=BASE:TERM[:OPTION...], repeated: system NAME continues system BASE's model-best (BASE "
+        "listed before it) on the same split with `python -m spacy_lowner kl-phase --term TERM` (prior or confidence): the "
+        "split's labeled docs, its unlabeled docs (at ratio 1.0 the training text itself) and dev, the run's seed, the encoder "
+        "frozen. OPTIONs: pairs=N (default the paper's: 40 prior, 80 confidence), off (the control: the same supervised "
+        "steps, no KL step), stop-gradient, train-encoder. Each is reported against its control (the off system with the "
+        "same base and pairs) and its base."
     ),
     best_of: List[str] = BEST_OF_OPTION,
     dedup_test: bool = DEDUP_TEST_OPTION,
@@ -194,7 +223,7 @@ def ratios_command(
     gpu_id: int = GPU_OPTION,
     threads: int = THREADS_OPTION,
 ) -> None:
-    """Draw a low-resource split per ratio and seed (every entity type labeled at least once, the rest of train as unlabeled text), train every system on it, and score on test.
+    """Draw a low-resource split per ratio (or per count of sentences, --counts) and seed (every entity type labeled at least once, the rest of train as unlabeled text), train every system on it, and score on test.
 
     The tables give each system's test F1 (mean ± std over seeds) and its paired difference from the baseline and the reader control, with a 95% interval and wins/losses, plus where each run's best dev checkpoint was. Finished runs are skipped, so an interrupted sweep resumes (on a fresh clone, the runs that OUTPUT/results.json records count as finished); the reports cover every run finished in OUTPUT, so sweeps over other ratios or systems into the same folder add to them. Then times one update of each system on the same batches (cost.json).
     """
@@ -205,36 +234,48 @@ def ratios_command(
     systems, overrides, best_of_rows = _parse(system, sets, override, baseline, control, best_of)
     try:
         parse_self_training(self_train, systems)
+        parse_kl_phase(kl_phase, systems)
     except OptionError as err:
         fail(str(err))
     if unlabeled_pool not in UNLABELED_POOLS:
         fail(f"--unlabeled-pool must be one of {', '.join(UNLABELED_POOLS)}, got {unlabeled_pool!r}")
-    ratio_list = _numbers(ratios, float, "--ratios")
-    if not ratio_list or any(not 0 < r <= 1 for r in ratio_list):
+    if ratios and counts:
+        fail("Give --ratios or --counts, not both: a folder's splits are all of one kind")
+    ratio_list = [] if counts else _numbers(ratios or DEFAULT_RATIOS, float, "--ratios")
+    if not counts and (not ratio_list or any(not 0 < r <= 1 for r in ratio_list)):
         fail(f"--ratios must be in (0, 1], got {ratios!r}")
+    count_list = _numbers(counts, int, "--counts")
+    if counts:
+        _check_counts(count_list, counts, train)
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
     _use_gpu(gpu_id)
     data = SweepData(train, dev, test, extra_unlabeled, unlabeled_pool, dedup_test)
     sweep = Sweep(systems, output, data, overrides, gpu_id=gpu_id, bench_command=_bench_command(), log=msg.text)
-    report = RatioReport(baseline or None, control or None, title, best_of_rows)
-    results = _run(sweep, plan(list(systems), seed_list, ratio_list), report, train_missing=not report_only)
+    report = RatioReport(baseline or None, control or None, title, best_of_rows, kl_phase_comparisons(systems))
+    results = _run(sweep, plan(list(systems), seed_list, ratio_list, count_list), report, train_missing=not report_only)
     msg.good(f"Wrote {output / 'results.json'}, {output / 'results.md'} and {output / 'f1_by_ratio.png'}")
     print(ratio_table(report.rows(results), baseline or None, control or None))
-    if cost_batches and baseline and len(systems) > 1:
-        cost = _measure_cost(systems, report.trained(baseline), data, output, seed_list[0], ratio_list, overrides, cost_batches)
+    trained = {name: found for name, found in systems.items() if not found.kl_phase}  # a kl-phase has no config to time
+    if cost_batches and baseline and len(trained) > 1:
+        cost = _measure_cost(
+            trained, report.trained(baseline), data, output, seed_list[0], ratio_list, overrides, cost_batches, count_list
+        )
         write_reports(sweep.finished(), output, report)
         print(cost_table(cost))
 
 
 def _measure_cost(
     systems: Dict[str, System], baseline: str, data: SweepData, output: Path, seed: int, ratios: List[float],
-    overrides: Dict[str, str], batches: int,
+    overrides: Dict[str, str], batches: int, counts: Sequence[int] = (),
 ) -> Dict:
     """Time one update of each system on the same batches of one split (ratio 0.1, else the
-    smallest ratio swept), relative to the baseline, into cost.json."""
-    ratio = 0.1 if 0.1 in ratios else min(ratios)
-    split = data.split(output, ratio, seed)
+    smallest ratio swept; the largest count of a count sweep), relative to the baseline, into
+    cost.json."""
+    if counts:
+        split = data.split(output, None, seed, max(counts))
+    else:
+        split = data.split(output, 0.1 if 0.1 in ratios else min(ratios), seed)
     cost_overrides = {"paths.train": str(split.labeled), "paths.unlabeled": str(split.unlabeled), "paths.dev": str(data.dev), **overrides}
     corpus_system = next(name for name in systems if name != baseline)
     seconds = measure_training_cost(
@@ -336,3 +377,67 @@ def long_doc_command(
     except (ValueError, OSError) as err:
         fail(str(err))
     print(long_doc_table([measure_long_doc(pipeline, doc_text) for pipeline in pipelines]))
+
+
+@app.command("advpicker")
+def advpicker_command(
+    output: Path = typer.Argument(..., help="Folder for source_dev/ and target_dev/: runs/, picked/, results.json, results.md."),
+    encoder: str = typer.Option(..., help="paths.encoder: a multilingual encoder whose vocabulary covers both languages."),
+    source_train: Path = typer.Option(Path("corpus/conll2003/train.spacy"), help="Labeled source-language train DocBin.", exists=True, dir_okay=False),
+    source_dev: Path = typer.Option(Path("corpus/conll2003/dev.spacy"), help="Source dev DocBin (the source selection).", exists=True, dir_okay=False),
+    target_train: Path = typer.Option(
+        Path("corpus/conll2002_es/train.spacy"), help="Target-language train DocBin: its text is the unlabeled target text; its "
+        "gold labels score the pseudo labels.", exists=True, dir_okay=False,
+    ),
+    target_dev: Path = typer.Option(Path("corpus/conll2002_es/dev.spacy"), help="Target dev DocBin (the target selection).", exists=True, dir_okay=False),
+    test: Path = typer.Option(Path("corpus/conll2002_es/test.spacy"), help="Target test DocBin (reported scores).", exists=True, dir_okay=False),
+    lang: str = typer.Option("es", help="nlp.lang of every pipeline: the tokenizer of the target text given at prediction."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated seeds; every system runs every seed, one picked set from all their teachers."),
+    teacher_seeds: str = typer.Option(
+        "", help="Comma-separated seeds whose teachers pick (default --seeds): with --seeds K, one process per seed shares "
+        "one picked set (the first to reach the pick writes it)."
+    ),
+    selections: str = typer.Option("source,target", help="Dev selections, each a set of runs of its own: source (zero-shot) and/or target (the paper's)."),
+    systems: str = typer.Option(",".join(SYSTEMS), help="Comma-separated systems to run (students need the teacher)."),
+    rho: float = typer.Option(0.8, help="The share of the target sentences `pick` keeps."),
+    limit: int = typer.Option(0, help="Cut every corpus to its first LIMIT docs (OUTPUT/corpora; a smoke run). 0: all."),
+    supervised_config: Path = typer.Option(Path("configs/conll_trf.cfg"), help="source_only's and self_train_all's config.", exists=True, dir_okay=False),
+    teacher_config: Path = typer.Option(Path("configs/conll_trf_language_adversarial.cfg"), help="The teacher's (and control's) config.", exists=True, dir_okay=False),
+    student_config: Path = typer.Option(Path("configs/conll_trf_distillation.cfg"), help="The students' config.", exists=True, dir_okay=False),
+    override: List[str] = OVERRIDE_OPTION,
+    report_only: bool = REPORT_ONLY_OPTION,
+    gpu_id: int = GPU_OPTION,
+    threads: int = THREADS_OPTION,
+) -> None:
+    """AdvPicker's zero-shot cross-lingual workflow, paired over seeds: source_only, the teacher (language_adversarial) and its reader control per seed; one picked set from every seed's teacher (pick, rho) and the same teachers' labels on all target text; then per seed the students (distillation of the picked set, of all of it) and self-training on the hard labels of all of it. Each scored on the target test set, in one folder per dev selection.
+
+    Finished runs and picked sets are skipped, so an interrupted run resumes. results.md of each selection has the systems, the paired comparisons (teacher − source_only, teacher − control, student_picked − teacher / student_all / self_train_all / source_only), the picked set (its size, each teacher's share, the pseudo labels' F1 on picked and left-out sentences) and where the best checkpoints were.
+    """
+    system_list = [name.strip() for name in systems.split(",") if name.strip()]
+    selection_list = [name.strip() for name in selections.split(",") if name.strip()]
+    try:
+        check_systems(system_list)
+        overrides = {"paths.encoder": encoder, "nlp.lang": lang, **parse_pairs(override, "--override")}
+    except (ValueError, OptionError) as err:
+        fail(str(err))
+    if not selection_list or any(name not in SELECTIONS for name in selection_list):
+        fail(f"--selections must be source, target or both, got {selections!r}")
+    if not 0 < rho <= 1 or limit < 0:
+        fail(f"--rho must be in (0, 1] and --limit at least 0, got {rho} and {limit}")
+    seed_list = _numbers(seeds, int, "--seeds")
+    _use_threads(threads)
+    _use_gpu(gpu_id)
+    data = AdvPickerData(source_train, source_dev, target_train, target_dev, test)
+    if limit:
+        data = data.limited(output / "corpora", limit)
+    workflow = AdvPicker(
+        output, data, AdvPickerConfigs(supervised_config, teacher_config, student_config), seed_list, overrides,
+        system_list, rho, gpu_id, _bench_command(), msg.text, _numbers(teacher_seeds, int, "--teacher-seeds") or None,
+    )
+    for selection in selection_list:
+        try:
+            results = workflow.run(selection, train_missing=not report_only)
+        except (FileNotFoundError, PickedSetError, SplitMismatchError) as err:
+            fail(str(err))
+        msg.good(f"Wrote {output / f'{selection}_dev' / 'results.md'}")
+        print(comparison_table(results))

@@ -1,14 +1,14 @@
-"""The labeled-ratio plot: a score against the ratio (log scale), a line per system."""
+"""The labeled-ratio plot: a score against the ratio or count (log scale), a line per system."""
 import statistics
 from pathlib import Path
 from typing import List
 
 from .runs import RunResult
-from .tables import by_ratio
+from .tables import by_ratio, size_column
 
 
 def plot_ratios(results: List[RunResult], path: Path, title: str = "", metric: str = "ents_f") -> None:
-    """Mean test score per ratio and system with a ±1 std band."""
+    """Mean test score per ratio (or count) and system with a ±1 std band."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: write the file only
@@ -29,7 +29,8 @@ def plot_ratios(results: List[RunResult], path: Path, title: str = "", metric: s
         ax.plot(xs, means, marker="o", label=system)
         ax.fill_between(xs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)], alpha=0.2)
     ax.set_xscale("log")
-    ax.set_xlabel("labeled ratio of the training split")
+    counting = size_column(results) == "sentences"
+    ax.set_xlabel("labeled sentences of the training split" if counting else "labeled ratio of the training split")
     ax.set_ylabel("test F1 (%), mean ± std over seeds")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)

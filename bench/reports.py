@@ -5,16 +5,29 @@ Best-of rows (bench/best_of.py) are derived from the runs here, shown, never rec
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from .best_of import best_of_runs
 from .cost import cost_table
+from .kl_phase import LAST
 from .plots import plot_ratios
 from .runs import RunResult, write_record
-from .tables import benchmark_table, budget_table, metric_table, ratio_table
+from .tables import (benchmark_table, budget_table, continuation_table,
+                     metric_table, ratio_table)
 
 # What the _dedup scores are (bench/runs.py evaluate_model), said above their table.
 DEDUP_TITLE = "Test entity F1 (%) without the test sentences whose text is in train (ents_f_dedup):"
+# The KL-regulariser paper's token-level scores (bench/runs.py evaluate_model), each a table when the runs have it.
+TOKEN_TITLES = {
+    "tokens_macro_f": "Test token-level macro F1 without O (%), as the KL-regulariser paper reports:",
+    "tokens_acc_no_o": "Test token accuracy without O (%), the KL-regulariser paper's other token score:",
+}
+# The scores the kl-phase systems are compared on, and what they are.
+CONTINUATION_SCORES = {"ents_f": "entity F1", "tokens_macro_f": "token macro F1 without O", "tokens_acc_no_o": "token accuracy without O"}
+CONTINUATION_TITLE = (
+    "The kl-phase systems, each against its control (the same continuation of the same model, supervised steps only) "
+    "and its base (the model it continues): paired differences over seeds, mean [95% t-interval] wins/losses."
+)
 
 
 @dataclass
@@ -25,6 +38,8 @@ class Report:
     control: Optional[str] = None
     title: str = ""  # of the plot
     best_of: Dict[str, List[str]] = field(default_factory=dict)  # best-of row -> its systems
+    # kl-phase system -> (its base, its control or None): bench/systems.py kl_phase_comparisons
+    continuations: Dict[str, Tuple[str, Optional[str]]] = field(default_factory=dict)
 
     def rows(self, results: List[RunResult]) -> List[RunResult]:
         """The runs and, after them, the best-of rows derived from them."""
@@ -64,14 +79,30 @@ class RatioReport(Report):
         ]
         if _has(rows, "ents_f_dedup"):
             sections += [DEDUP_TITLE, ratio_table(rows, self.baseline, self.control, metric="ents_f_dedup")]
-        if _has(rows, "tokens_macro_f"):
-            sections += ["Test token-level macro F1 without O (%), as the KL-regulariser paper reports:",
-                         ratio_table(rows, self.baseline, self.control, metric="tokens_macro_f")]
+        for metric, title in TOKEN_TITLES.items():
+            if _has(rows, metric):
+                sections += [title, ratio_table(rows, self.baseline, self.control, metric=metric)]
+        if self.continuations:
+            sections += self.continuation_sections(rows)
         sections += ["Best dev checkpoint of each run:", budget_table(rows)]
         cost_file = output / "cost.json"
         if cost_file.exists():
             sections.append(cost_table(json.loads(cost_file.read_text())).rstrip("\n"))
         return "\n\n".join(sections) + "\n"
+
+    def continuation_sections(self, rows: List[RunResult]) -> List[str]:
+        """The kl-phase systems against their controls and bases, on each score the runs have
+        (CONTINUATION_SCORES), on all of test and, with --dedup-test, without its repeats of train."""
+        sections = [CONTINUATION_TITLE]
+        for metric, name in CONTINUATION_SCORES.items():
+            for key, where in ((metric, ""), (f"{metric}_dedup", ", without the test sentences whose text is in train")):
+                for checkpoint, which in (("", "the best pair on dev"), (LAST, "after the last pair, as the paper")):
+                    if _has(rows, key + checkpoint):
+                        sections += [
+                            f"Test {name} (%){where}, {which} ({key + checkpoint}):",
+                            continuation_table(rows, self.continuations, key + checkpoint, base_metric=key),
+                        ]
+        return sections
 
     def draw(self, rows: List[RunResult], output: Path) -> None:
         plot_ratios(rows, output / "f1_by_ratio.png", self.title)

@@ -10,14 +10,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Collection, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Collection, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_lowner.corpora.docs import tokens_only
-from spacy_lowner.model.scoring import score_entities, score_tokens
+from spacy_lowner.model.scoring import score_entities, score_token_accuracy, score_tokens
 from spacy_lowner.tools.outputs import write_files
 
 # spaCy's console table rows: epoch, step, the losses, the scores, and the weighted score last.
@@ -37,6 +37,8 @@ class RunResult:
     words_per_second: Optional[float] = None
     # The labeled fraction of the training split (ratio sweeps); None: the whole split.
     ratio: Optional[float] = None
+    # The labeled sentences of the training split (count sweeps, `bench ratios --counts`), instead of a ratio.
+    count: Optional[int] = None
     # (step, dev score) of every evaluation, to show where the best checkpoint was.
     dev_curve: List[Tuple[int, float]] = field(default_factory=list)
     # Which docs the run's split labeled (ratio sweeps: bench/ratios.py Split.record).
@@ -50,7 +52,14 @@ class RunResult:
         return self.train_seconds / max(self.epochs, 1)
 
     @property
+    def size(self) -> Optional[float]:
+        """How much of train the run's split labeled: its count of sentences, or its ratio;
+        None: all of train."""
+        return self.count if self.count is not None else self.ratio
+
+    @property
     def best_step(self) -> Optional[int]:
+
         return max(self.dev_curve, key=lambda point: point[1])[0] if self.dev_curve else None
 
     @property
@@ -61,7 +70,7 @@ class RunResult:
 
 # Fields that older records lack: written only when set, so that rewriting an old report
 # leaves its results.json as it was.
-_OPTIONAL_FIELDS = ("split", "train_command", "bench_command")
+_OPTIONAL_FIELDS = ("count", "split", "train_command", "bench_command")
 
 
 def train_command(config: Path, output: Path, seed: int, overrides: Dict[str, str], gpu_id: int) -> List[str]:
@@ -74,6 +83,21 @@ def train_command(config: Path, output: Path, seed: int, overrides: Dict[str, st
     return args
 
 
+def logged_lines(args: List[str], log_path: Path, failure: str) -> Iterator[str]:
+    """Run a training command in a subprocess and yield each line of its output as it comes,
+    written to log_path too; raise RuntimeError(failure, naming the log) if it fails."""
+    with log_path.open("w", encoding="utf8") as log_file:
+        # Unbuffered, so that progress shows while the run goes on.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        for line in process.stdout:  # type: ignore[union-attr]
+            log_file.write(line)
+            log_file.flush()
+            yield line
+        if process.wait() != 0:
+            raise RuntimeError(f"{failure}; see {log_path}")
+
+
 def train_run(
     config: Path, output: Path, seed: int, overrides: Dict[str, str], gpu_id: int, log: Callable
 ) -> Dict:
@@ -83,21 +107,13 @@ def train_run(
     output.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     curve: List[Tuple[int, float]] = []
-    with (output / "train.log").open("w", encoding="utf8") as log_file:
-        # Unbuffered, so that progress shows while the run goes on.
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        epoch = step = 0
-        for line in process.stdout:  # type: ignore[union-attr]
-            log_file.write(line)
-            log_file.flush()
-            row = _TABLE_ROW.match(line)
-            if row:
-                epoch, step = int(row.group(1)), int(row.group(2))
-                curve.append((step, float(row.group(3))))
-                log(f"  epoch {epoch} step {step}: {line.strip()}")
-        if process.wait() != 0:
-            raise RuntimeError(f"spacy train failed for {output}; see {output / 'train.log'}")
+    epoch = step = 0
+    for line in logged_lines(args, output / "train.log", f"spacy train failed for {output}"):
+        row = _TABLE_ROW.match(line)
+        if row:
+            epoch, step = int(row.group(1)), int(row.group(2))
+            curve.append((step, float(row.group(3))))
+            log(f"  epoch {epoch} step {step}: {line.strip()}")
     # The epoch column counts finished epochs; the run ended inside the next one.
     return {
         "steps": step, "epochs": epoch + 1, "train_seconds": time.perf_counter() - start, "dev_curve": curve,
@@ -115,27 +131,32 @@ def load_examples(nlp, path: Path) -> List[Example]:
     return [Example(tokens_only(doc, nlp.vocab), doc) for doc in DocBin().from_disk(path).get_docs(nlp.vocab)]
 
 
-# The entity scores computed a second time on the test docs whose text is not in train.
-DEDUP_SCORES = ("ents_p", "ents_r", "ents_f")
+# The scores computed a second time on the test docs whose text is not in train.
+DEDUP_SCORES = ("ents_p", "ents_r", "ents_f", "tokens_macro_f", "tokens_acc_no_o")
 
 
 def evaluate_model(model: Path, test_path: Path, train_texts: Collection[str] = ()) -> Dict[str, float]:
     """Test scores of any NER pipeline (lowner_ner or spaCy's `ner`) with one scorer, ours, so
     that every system gets the same span semantics and the NAM / NOM group scores, plus the
-    token-level macro F1 without O that the KL paper reports.
+    KL paper's two token-level scores: the macro F1 over the entity types (tokens_macro_f)
+    and the accuracy without O (tokens_acc_no_o).
 
-    With train_texts, the entity scores are also computed without the test docs whose text
-    is one of them (KEY_dedup, DEDUP_SCORES): a test sentence that train holds verbatim may be
-    tagged from memory (WeiboNER: 40 of its 270), which says nothing of what was learnt."""
+    With train_texts, those scores are also computed without the test docs whose text is one
+    of them (KEY_dedup, DEDUP_SCORES): a test sentence that train holds verbatim may be tagged
+    from memory (WeiboNER: 40 of its 270), which says nothing of what was learnt."""
     nlp = spacy.load(model)
     gold = load_examples(nlp, test_path)
     predicted = nlp.pipe(eg.predicted for eg in gold)
     examples = [Example(doc, eg.reference) for doc, eg in zip(predicted, gold)]
-    scores = {**score_entities(examples), **score_tokens(examples)}
+    scores = _scores(examples)
     if train_texts:
-        unseen = score_entities([eg for eg in examples if eg.reference.text not in train_texts])
+        unseen = _scores([eg for eg in examples if eg.reference.text not in train_texts])
         scores.update({f"{key}_dedup": unseen[key] for key in DEDUP_SCORES})
     return {key: value for key, value in scores.items() if isinstance(value, float)}
+
+
+def _scores(examples: List[Example]) -> Dict[str, Any]:
+    return {**score_entities(examples), **score_tokens(examples), **score_token_accuracy(examples)}
 
 
 def train_and_score(
@@ -202,9 +223,9 @@ def read_result(path: Path) -> RunResult:
 
 def in_report_order(results: List[RunResult], systems: Sequence[str]) -> List[RunResult]:
     """The given systems first, in their order, then the others by name; each system's runs
-    by ratio and seed."""
+    by split size (ratio or count) and seed."""
     order = {name: i for i, name in enumerate(systems)}
-    return sorted(results, key=lambda r: (order.get(r.system, len(order)), r.system, r.ratio or 0.0, r.seed))
+    return sorted(results, key=lambda r: (order.get(r.system, len(order)), r.system, r.size or 0.0, r.seed))
 
 
 def restore_recorded_runs(output: Path, run_dir: Callable[[RunResult], Path], log: Callable = print) -> int:

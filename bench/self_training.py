@@ -1,6 +1,7 @@
 """Self-training systems in a ratio sweep: a system whose training data is its split's labeled
 docs plus the docs a teacher system (trained earlier in the same sweep, on the same split)
 tagged with confidence (`python -m spacy_lowner pseudo-label`)."""
+import os
 from pathlib import Path
 from typing import Callable, Tuple
 
@@ -45,7 +46,11 @@ def written_before(folder: Path) -> bool:
 
 def keep_teachers_result(system: str, teacher_run: Path, run_dir: Path) -> None:
     """A teacher sure of no unlabeled doc ends self-training with its own pipeline (as
-    `spacy_lowner train` does): the run's result is the teacher's, under the system's name."""
+    `spacy_lowner train` does): the run's result is the teacher's, under the system's name, and
+    its model-best a link to the teacher's, which a student of this system then reads."""
     result = read_result(teacher_run / "result.json")
     result.system = system
     write_result(result, run_dir / "result.json")
+    model = run_dir / "model-best"
+    if (teacher_run / "model-best").is_dir() and not model.exists():
+        model.symlink_to(os.path.relpath(teacher_run / "model-best", run_dir), target_is_directory=True)

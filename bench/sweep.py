@@ -8,7 +8,7 @@ reports are rewritten after every run from all the runs finished in the output f
 sweep cut short still reports what it has, and sweeps over other ratios or systems (or
 running beside it) add rows.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
@@ -16,6 +16,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
+from .kl_phase import continue_and_score
 from .ratios import Split, make_split, split_folder
 from .reports import Report, write_reports
 from .runs import RunResult, evaluate_model, in_report_order, read_result, restore_recorded_runs, train_and_score, write_result
@@ -32,27 +33,38 @@ class SplitMismatchError(ValueError):
 class Cell:
     """One run of a plan."""
 
-    ratio: Optional[float]  # the labeled ratio of the split; None: all of train
+    ratio: Optional[float]  # the labeled ratio of the split; None: all of train (or a count)
     seed: int  # the split's seed and the run's system.seed (unless the system sets its own)
     system: str
+    count: Optional[int] = None  # the labeled sentences of the split, instead of a ratio
 
     @property
     def label(self) -> str:
         """How the log names the run."""
+        if self.count is not None:
+            return f"{self.count} sentences seed {self.seed} {self.system}"
         if self.ratio is None:
             return f"{self.system} seed {self.seed}"
         return f"ratio {self.ratio} seed {self.seed} {self.system}"
 
 
-def plan(systems: Sequence[str], seeds: Sequence[int], ratios: Sequence[Optional[float]] = (None,)) -> List[Cell]:
-    """Every system on every (ratio, seed), ratio-major and seed by seed: an interrupted sweep
-    still compares every system on the seeds it finished."""
+def plan(
+    systems: Sequence[str], seeds: Sequence[int], ratios: Sequence[Optional[float]] = (None,), counts: Sequence[int] = ()
+) -> List[Cell]:
+    """Every system on every (ratio, seed), or with counts every (count, seed), ratio- or
+    count-major and seed by seed: an interrupted sweep still compares every system on the
+    seeds it finished."""
+    if counts:
+        return [Cell(None, seed, system, count) for count in counts for seed in seeds for system in systems]
     return [Cell(ratio, seed, system) for ratio in ratios for seed in seeds for system in systems]
 
 
-def run_folder(output: Path, ratio: Optional[float], system: str, seed: int) -> Path:
-    """runs/NAME-seedK for a full-data run, runs/rRATIO/NAME-seedK for a ratio run."""
+def run_folder(output: Path, ratio: Optional[float], system: str, seed: int, count: Optional[int] = None) -> Path:
+    """runs/NAME-seedK for a full-data run, runs/rRATIO/NAME-seedK for a ratio run,
+    runs/nCOUNT/NAME-seedK for a count run."""
     runs = output / "runs"
+    if count is not None:
+        runs = runs / f"n{count}"
     return (runs if ratio is None else runs / f"r{ratio}") / f"{system}-seed{seed}"
 
 
@@ -63,6 +75,10 @@ def finished_runs(output: Path, systems: Sequence[str]) -> List[RunResult]:
     for result_file in output.glob("runs/r*/*/result.json"):
         result = read_result(result_file)
         result.ratio = float(result_file.parent.parent.name[1:])  # runs/r{ratio}/{system}-seed{seed}
+        results.append(result)
+    for result_file in output.glob("runs/n*/*/result.json"):
+        result = read_result(result_file)
+        result.count = int(result_file.parent.parent.name[1:])  # runs/n{count}/{system}-seed{seed}
         results.append(result)
     return in_report_order(results, systems)
 
@@ -83,13 +99,13 @@ class SweepData:
         """The texts whose repeats in test the _dedup scores leave out; none without dedup_test."""
         return frozenset(doc.text for doc in DocBin().from_disk(self.train).get_docs(Vocab())) if self.dedup_test else frozenset()
 
-    def split(self, output: Path, ratio: Optional[float], seed: int) -> Split:
-        """The training data of a cell: all of train, or the ratio's split for the seed."""
-        if ratio is None:
+    def split(self, output: Path, ratio: Optional[float], seed: int, count: Optional[int] = None) -> Split:
+        """The training data of a cell: all of train, or the ratio's (the count's) split for the seed."""
+        if ratio is None and count is None:
             return Split(self.train)
         leave_out = (self.dev, self.test) if self.unlabeled_pool == "no-dev-test" else ()
-        folder = split_folder(output, ratio, seed, self.unlabeled_pool)
-        return make_split(self.train, ratio, seed, folder, self.extra_unlabeled, leave_out)
+        folder = split_folder(output, ratio, seed, self.unlabeled_pool, count)
+        return make_split(self.train, ratio, seed, folder, self.extra_unlabeled, leave_out, count)
 
 
 @dataclass
@@ -108,7 +124,8 @@ class Sweep:
     def run(self, cells: Sequence[Cell], report: Report, train_missing: bool = True) -> List[RunResult]:
         """Train the cells' missing runs (train_missing=False: none, the cells not finished are
         left out) and return every run finished in output, other sweeps' too, as reported."""
-        restore_recorded_runs(self.output, lambda r: run_folder(self.output, r.ratio, r.system, r.seed), self.log)
+        restore_recorded_runs(self.output, lambda r: run_folder(self.output, r.ratio, r.system, r.seed, r.count), self.log)
+        _check_one_size_kind(self.output, self.finished(), cells)
         for i, cell in enumerate(cells):
             prefix = f"[{i + 1}/{len(cells)}] {cell.label}"
             self.log(f"{prefix}: {self.systems[cell.system].spec}")
@@ -131,20 +148,24 @@ class Sweep:
         it is new. A self-training system first needs its teacher's model-best; a teacher
         run restored from results.json has none, so unless the student's training set was
         written before, the teacher is trained again (and its own teacher before it, if need
-        be), its new result replacing the recorded one, since that is the model that teaches."""
+        be), its new result replacing the recorded one, since that is the model that teaches.
+        A kl-phase system continues its base's model-best, which is trained again alike."""
         system = self.systems[cell.system]
         run_dir = self._folder(cell)
-        split = self.data.split(self.output, cell.ratio, cell.seed)
+        split = self.data.split(self.output, cell.ratio, cell.seed, cell.count)
         settings = self._settings(split)
         stand_in = False  # the teacher's own result, written here for a teacher sure of no doc
         if system.self_training and not (run_dir / "result.json").exists():
             settings["paths.train"], stand_in = self._self_training_data(cell, split, prefix)
-        # A finished run's config is not composed again: a report rewritten from its runs writes no config.
-        config = system.config if (run_dir / "result.json").exists() else system.config_file(self.output)
-        result, trained = train_and_score(
-            system.name, cell.seed, config, run_dir, self.data.test, {**settings, **system.overrides},
-            self.gpu_id, self.log, train_texts=self.data.train_texts, split=split.record, bench_command=self.bench_command,
-        )
+        if system.kl_phase and not (run_dir / "result.json").exists():
+            result, trained = self._continue(cell, split, prefix), True
+        else:
+            # A finished run's config is not composed again: a report rewritten from its runs writes no config.
+            config = system.config if (run_dir / "result.json").exists() else system.config_file(self.output)
+            result, trained = train_and_score(
+                system.name, cell.seed, config, run_dir, self.data.test, {**settings, **system.overrides},
+                self.gpu_id, self.log, train_texts=self.data.train_texts, split=split.record, bench_command=self.bench_command,
+            )
         _check_split(result, split, run_dir)
         rescored = not trained and self._score_dedup(result, run_dir)
         new = trained or stand_in or rescored  # new in this sweep either way: the reports are rewritten
@@ -152,7 +173,7 @@ class Sweep:
         return new
 
     def _folder(self, cell: Cell) -> Path:
-        return run_folder(self.output, cell.ratio, cell.system, cell.seed)
+        return run_folder(self.output, cell.ratio, cell.system, cell.seed, cell.count)
 
     def _settings(self, split: Split) -> Dict[str, str]:
         paths = {"paths.train": str(split.labeled)}
@@ -165,19 +186,37 @@ class Sweep:
         teacher's sure ones), and whether the teacher was sure of none: then the teacher's
         result stands for the cell's, as `spacy_lowner train` ends with the teacher."""
         name, teacher = cell.system, self.systems[cell.system].self_training.teacher
-        teacher_cell = Cell(cell.ratio, cell.seed, teacher)
+        teacher_cell = replace(cell, system=teacher)
         teacher_run = self._folder(teacher_cell)
         folder = self.output / "self_training" / split.labeled.parent.name / name
-        restored = (teacher_run / "result.json").exists() and not (teacher_run / "model-best").is_dir()
-        if restored and not written_before(folder):
-            self.log(f"{prefix}: {teacher}'s run was restored from results.json without its model: training it again")
-            (teacher_run / "result.json").unlink()
-            self.train_cell(teacher_cell, f"{prefix} <- {teacher}")
+        if not written_before(folder):
+            self._with_model(teacher_cell, prefix)
         data, kept = self_training_data(self.systems[name], split, teacher_run, folder, self.log)
         if not kept:
             self.log(f"{prefix}: {teacher} is sure of no unlabeled doc: its result stands")
             keep_teachers_result(name, teacher_run, self._folder(cell))
         return str(data), not kept
+
+    def _with_model(self, cell: Cell, prefix: str) -> Path:
+        """The run folder of `cell`, whose model-best a later system reads (a teacher, a
+        kl-phase base): a run restored from results.json has none, so it is trained again, its
+        new result replacing the recorded one."""
+        run_dir = self._folder(cell)
+        if (run_dir / "result.json").exists() and not (run_dir / "model-best").is_dir():
+            self.log(f"{prefix}: {cell.system}'s run was restored from results.json without its model: training it again")
+            (run_dir / "result.json").unlink()
+            self.train_cell(cell, f"{prefix} <- {cell.system}")
+        return run_dir
+
+    def _continue(self, cell: Cell, split: Split, prefix: str) -> RunResult:
+        """Run and score a kl-phase cell: its system continues its base's model-best on the
+        same split (bench/kl_phase.py)."""
+        system = self.systems[cell.system]
+        base_run = self._with_model(replace(cell, system=system.kl_phase.base), prefix)
+        return continue_and_score(
+            system, cell.seed, base_run, self._folder(cell), split, self.data.dev, self.data.test, self.gpu_id, self.log,
+            train_texts=self.data.train_texts, bench_command=self.bench_command,
+        )
 
     def _score_dedup(self, result: RunResult, run_dir: Path) -> bool:
         """Add the _dedup scores to a run finished before they were asked for, if its model is
@@ -214,4 +253,17 @@ def _check_split(result: RunResult, split: Split, run_dir: Path) -> None:
         raise SplitMismatchError(
             f"{run_dir / 'result.json'} was trained on another split ({result.split}) than this sweep's "
             f"{split.labeled.parent} ({split.record}): sweep into another folder, or remove that run"
+        )
+
+
+
+def _check_one_size_kind(output: Path, results: List[RunResult], cells: Sequence[Cell]) -> None:
+    """A folder's splits are all by ratio or all by count: its tables have one column of split
+    sizes, in which a ratio of 1.0 and a count of 1 would read alike."""
+    asked = {cell.count is not None for cell in cells if cell.ratio is not None or cell.count is not None}
+    found = {result.count is not None for result in results if result.size is not None}
+    if len(asked | found) > 1:
+        raise SplitMismatchError(
+            f"{output} would hold runs on splits by labeled ratio and by sentence count (--ratios, --counts): "
+            "sweep each into a folder of its own"
         )

@@ -3,10 +3,11 @@ overrides common to all, parsed from the command line."""
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from spacy_lowner.tools.outputs import write_files
 from spacy_lowner.training.compose import compose
+from spacy_lowner.training.kl_phase import PAPER_PAIRS, KLPhaseSettings
 from spacy_lowner.training.pseudo_labels import OUTSIDE, SELECTIONS
 
 
@@ -54,6 +55,93 @@ def parse_self_training(specs: List[str], systems: Dict[str, "System"]) -> None:
         systems[name].self_training = settings
 
 
+# The --kl-phase options that are flags: the control (kl-phase --kl-steps-off), the sharpened
+# target held constant, the encoder trained too (the paper's is frozen).
+KL_PHASE_FLAGS = ("off", "stop-gradient", "train-encoder")
+
+
+@dataclass
+class KLContinuation:
+    """A system that continues a base system's model-best on the same split with
+    `python -m spacy_lowner kl-phase` (bench/kl_phase.py): the KL regularisers as their paper
+    runs them, or with `off` the control, the same supervised steps without the KL steps."""
+
+    base: str  # the system whose model-best it continues
+    term: str  # "prior" or "confidence" (spacy_lowner/training/kl_phase.py TERMS)
+    off: bool = False
+    pairs: Optional[int] = None  # None: the paper's for the term (PAPER_PAIRS)
+    stop_gradient: bool = False
+    train_encoder: bool = False
+
+    @property
+    def n_pairs(self) -> int:
+        return PAPER_PAIRS[self.term] if self.pairs is None else self.pairs
+
+    @property
+    def spec(self) -> str:
+        """BASE:TERM[:OPTION...], the options in a fixed order."""
+        flags = [flag for flag in KL_PHASE_FLAGS if getattr(self, flag.replace("-", "_"))]
+        return ":".join([self.base, self.term, *flags, *([f"pairs={self.pairs}"] if self.pairs is not None else [])])
+
+    def options(self) -> List[str]:
+        """Its `kl-phase` options (inputs, output and seed aside); the number of pairs always
+        given, so that the recorded command says it."""
+        args = ["--term", self.term, "--pairs", str(self.n_pairs)]
+        args += ["--kl-steps-off"] * self.off + ["--stop-gradient"] * self.stop_gradient
+        return args + ["--train-encoder"] * self.train_encoder
+
+    def is_control_of(self, other: "KLContinuation") -> bool:
+        """Whether this is `other`'s control: `off`, from the same base, with the same number of
+        supervised steps, the encoder frozen or trained alike."""
+        same = (self.base, self.n_pairs, self.train_encoder) == (other.base, other.n_pairs, other.train_encoder)
+        return self.off and not other.off and same
+
+
+def parse_kl_phase(specs: List[str], systems: Dict[str, "System"]) -> None:
+    """NAME=BASE:TERM[:OPTION...] specs, OPTION one of KL_PHASE_FLAGS or pairs=N: each adds the
+    system NAME (a new name) after those listed, continuing BASE (a system listed before it)
+    with kl-phase; the options are checked as kl-phase checks them."""
+    for item in specs:
+        name, sep, value = item.partition("=")
+        base, _, rest = value.partition(":")
+        term, *options = rest.split(":")
+        if not sep or not name or name in systems or base not in systems or not term:
+            raise OptionError(
+                f"--kl-phase must look like NAME=BASE:TERM[:OPTION...], NAME a new name and BASE a system listed before "
+                f"it; got {item!r}"
+            )
+        settings = KLContinuation(base, term)
+        for option in options:
+            key, has_value, number = option.partition("=")
+            if option in KL_PHASE_FLAGS:
+                setattr(settings, option.replace("-", "_"), True)
+            elif key == "pairs" and has_value and number.isdigit():
+                settings.pairs = int(number)
+            else:
+                raise OptionError(f"--kl-phase {item!r}: {option!r} is not one of {', '.join(KL_PHASE_FLAGS)} or pairs=N")
+        try:
+            KLPhaseSettings(
+                term=term, pairs=settings.pairs, kl_steps=0 if settings.off else 1,
+                freeze_encoder=not settings.train_encoder, stop_gradient=settings.stop_gradient,
+            )
+        except ValueError as err:
+            raise OptionError(f"--kl-phase {item!r}: {err}") from None
+        systems[name] = System(name, systems[base].config, parts=list(systems[base].parts), kl_phase=settings)
+
+
+def kl_phase_comparisons(systems: Dict[str, "System"]) -> Dict[str, Tuple[str, Optional[str]]]:
+    """Each kl-phase system's base and control: of the `off` systems that are its control, the
+    first listed with its term, else the first listed (the term changes nothing without KL
+    steps); None for a control, or where none was asked for."""
+    continuations = {name: system.kl_phase for name, system in systems.items() if system.kl_phase}
+    comparisons = {}
+    for name, settings in continuations.items():
+        controls = [control for control, other in continuations.items() if other.is_control_of(settings)]
+        controls.sort(key=lambda control: continuations[control].term != settings.term)  # stable: listed order kept
+        comparisons[name] = (settings.base, controls[0] if controls else None)
+    return comparisons
+
+
 @dataclass
 class System:
     name: str
@@ -64,10 +152,15 @@ class System:
     parts: List[Path] = field(default_factory=list)
     # Trains on its split's labeled docs plus a teacher's pseudo-labeled ones (self_training.py).
     self_training: Optional[SelfTraining] = None
+    # Continues another system's model-best with kl-phase (bench/kl_phase.py); config and parts
+    # are that system's.
+    kl_phase: Optional[KLContinuation] = None
 
     @property
     def spec(self) -> str:
         """How the command line named it: CONFIG or BASE+PART+..."""
+        if self.kl_phase:
+            return f"kl-phase from {self.kl_phase.spec}"
         spec = "+".join(str(path) for path in [self.config, *self.parts])
         return spec + (f", self-trained from {self.self_training.spec}" if self.self_training else "")
 

@@ -1,7 +1,7 @@
 """Markdown tables of finished runs: the full-data benchmark and the labeled-ratio benchmark,
 each system beside the baseline (and the reader control) as paired differences over seeds."""
 import statistics
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runs import RunResult
 from .stats import mean_std, paired_difference
@@ -16,7 +16,11 @@ def _scores(runs: Sequence[RunResult], metric: str) -> Dict[int, float]:
 
 
 def _difference(runs: Sequence[RunResult], against: Sequence[RunResult], metric: str) -> str:
-    difference = paired_difference(_scores(runs, metric), _scores(against, metric))
+    return _paired(_scores(runs, metric), _scores(against, metric))
+
+
+def _paired(scores: Dict[int, float], against: Dict[int, float]) -> str:
+    difference = paired_difference(scores, against)
     return difference.format() if difference else "-"
 
 
@@ -73,21 +77,27 @@ def metric_table(results: List[RunResult], metric: str, baseline: Optional[str] 
 
 
 def by_ratio(results: Sequence[RunResult]) -> Dict[float, Dict[str, List[RunResult]]]:
+    """The runs by split size (the ratio, or the count of a count sweep), then by system."""
     table: Dict[float, Dict[str, List[RunResult]]] = {}
-    for r in sorted(results, key=lambda r: (r.ratio, r.seed)):
-        table.setdefault(r.ratio, {}).setdefault(r.system, []).append(r)  # type: ignore[arg-type]
+    for r in sorted(results, key=lambda r: (r.size, r.seed)):
+        table.setdefault(r.size, {}).setdefault(r.system, []).append(r)  # type: ignore[arg-type]
     return table
+
+
+def size_column(results: Sequence[RunResult]) -> str:
+    """The name of the split-size column: the labeled sentences of a count sweep, else the ratio."""
+    return "sentences" if any(r.count is not None for r in results) else "ratio"
 
 
 def ratio_table(
     results: List[RunResult], baseline: Optional[str] = None, control: Optional[str] = None, metric: str = "ents_f"
 ) -> str:
-    """Per ratio: each system's test score (mean ± std over seeds), then each system's paired
-    difference from the baseline and, for the methods, from the reader control."""
+    """Per ratio (or count): each system's test score (mean ± std over seeds), then each
+    system's paired difference from the baseline and, for the methods, from the reader control."""
     systems = _systems(results)
     against_baseline = [s for s in systems if baseline and s != baseline]
     against_control = [s for s in systems if control and s not in (baseline, control)]
-    header = ["ratio", "seeds"] + [f"{s}" for s in systems]
+    header = [size_column(results), "seeds"] + [f"{s}" for s in systems]
     header += [f"{s} − {baseline}" for s in against_baseline] + [f"{s} − {control}" for s in against_control]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for ratio, runs in by_ratio(results).items():
@@ -100,10 +110,35 @@ def ratio_table(
     return "\n".join(lines)
 
 
+def continuation_table(
+    results: List[RunResult],
+    continuations: Dict[str, Tuple[str, Optional[str]]],
+    metric: str = "ents_f",
+    base_metric: Optional[str] = None,
+) -> str:
+    """Per ratio (or count), a row per continuation (a system that continues a base's
+    model-best: name -> (base, control or None)): its test score, its paired difference from
+    its control, the same continuation without the method, and from its base, the model it
+    continued, on the base's `base_metric` (default `metric`: a continuation's model-last
+    score is compared with its base's plain one)."""
+    header = f"| {size_column(results)} | system | seeds | score | control | − control | base | − base |"
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    for size, runs in by_ratio(results).items():
+        for system, (base, control) in continuations.items():
+            if system not in runs:
+                continue
+            scores = _scores(runs[system], metric)
+            row = [f"{size:g}", system, ",".join(map(str, scores)), mean_std(list(scores.values()))]
+            row += [control or "-", _difference(runs[system], runs.get(control, []), metric) if control else "-"]
+            row += [base, _paired(_scores(runs[system], metric), _scores(runs.get(base, []), base_metric or metric))]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def budget_table(results: List[RunResult]) -> str:
     """Where the best dev checkpoint was, per ratio and system: a best step near the last one
     means the run had not reached its plateau."""
-    lines = ["| ratio | system | steps | best dev step (median, min-max) |", "|---|---|---|---|"]
+    lines = [f"| {size_column(results)} | system | steps | best dev step (median, min-max) |", "|---|---|---|---|"]
     for ratio, runs in by_ratio(results).items():
         for system, system_runs in runs.items():
             best = sorted(r.best_step for r in system_runs if r.best_step is not None)

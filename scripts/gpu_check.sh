@@ -20,6 +20,19 @@
 #                  splits of every ratio benchmark): supervised at 0.01/0.05/0.1 and self-training
 #                  from it at 0.05/0.1, seeds 0-4, all at once; unpack runs.tgz into
 #                  reports/ratios_weibo_trf_6l/
+#   datnet-wnut    DATNet's full grid, CoNLL-2003 -> WNUT-17 on the CNN tok2vec: 13 systems (the CPU
+#                  sweeps' five and the paper's component rows) at 10-1000 target sentences, seeds
+#                  0-4, 15 sweeps at a time; unpack runs.tgz into reports/datnet_wnut_gpu/
+#   datnet-es      the same for CoNLL-2003 -> CoNLL-2002 Spanish on the 2-layer en-es encoder,
+#                  packed by `scripts/gpu_prepare.sh datnet-es` (in place of me5-zh-12l, so the
+#                  tests that need the 1-layer encoder fail); into reports/datnet_es_gpu/
+#   advpicker      AdvPicker (issue 32, `python -m bench advpicker`) beyond the CPU workflow:
+#                  CoNLL-2003 English -> CoNLL-2002 Spanish and Dutch, seeds 0-4, the me5 encoder
+#                  at 2 and 6 layers (.gpu/me5-conll-{es,nl}-{2,6}l, with .gpu/corpus/conll2002_nl:
+#                  not packed by scripts/gpu_prepare.sh yet), model chosen on English dev; the
+#                  teacher stage one process per (language, layers, seed), then per (language,
+#                  layers) seed 0's students (which pick once from the 5 teachers), then seeds 1-4;
+#                  unpack runs.tgz into reports/advpicker_gpu/
 # What finished comes back in $OUT (or /tmp/gpu_check): gpu.txt, gpu_tests.log, check.log,
 # results.md and results.json (bench's tables), runs.tgz (each run's result.json and train.log).
 set -uo pipefail
@@ -37,8 +50,10 @@ export PYTHONPATH="$PWD/$gpu/site:$PWD:$PWD/$gpu" PYTHONUNBUFFERED=1 OMP_NUM_THR
 # The 6-layer default and a 1-layer encoder for the tests: the bottom layers of the 12.
 # (`encoder cut`'s function: the packed site has no typer for the command line)
 cut() { python3 -c 'import sys; from spacy_lowner.encoders.cut import cut_encoder; cut_encoder(sys.argv[1], sys.argv[2], int(sys.argv[3]))' "$@"; }
-cut $gpu/me5-zh-12l $gpu/me5-zh-6l 6 || exit 1
-cut $gpu/me5-zh-12l $gpu/me5-zh-1l 1 || exit 1
+if [ -d $gpu/me5-zh-12l ]; then  # not packed for datnet-es (scripts/gpu_prepare.sh datnet-es)
+    cut $gpu/me5-zh-12l $gpu/me5-zh-6l 6 || exit 1
+    cut $gpu/me5-zh-12l $gpu/me5-zh-1l 1 || exit 1
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 python3 -c "import spacy, spacy_lowner, cupy, torch; spacy.require_gpu(0); print('spacy', spacy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)" \
     | tee -a "$out/gpu.txt" || exit 1
@@ -130,8 +145,86 @@ ratios-6l)
     cp $runs/results.md $runs/results.json "$out"/
     runs_extra="splits self_training"
     ;;
+datnet-wnut | datnet-es)
+    # DATNet's full grid (issue 31; the paper's tables 3-4): 10 to 1000 target sentences, seeds
+    # 0-4, the CPU sweeps' systems (project.yml datnet-wnut / datnet-es) and the component rows:
+    # +AT on the target alone, F and P alone (concat, concat_p: transfer, no discriminator), with
+    # the plain discriminator (AD: alpha 0.5, gamma 0) or GRAD, with AT, and both (datnet_f, _p).
+    # One `bench ratios --counts` process per (count, seed), seed-major so that a budget spent
+    # midway leaves whole seeds; 500 steps as on the CPU, target dev every 100. datnet-es needs
+    # the en-es encoder packed as .gpu/me5-en-es-2l.tar.xz (scripts/gpu_prepare.sh datnet-es).
+    if [ "$jobset" = datnet-wnut ]; then
+        runs=$gpu/datnet_wnut_gpu target=$gpu/corpus/wnut17 base=configs/conll_en_cnn
+        alone="$base.cfg" size="--set target_only:training.batcher.size.start=500 --set target_only:training.batcher.size.stop=500
+            --set target_only_at:training.batcher.size.start=500 --set target_only_at:training.batcher.size.stop=500"
+        extra=""
+    else
+        [ -d $gpu/me5-en-es-2l ] || { echo "datnet-es: no $gpu/me5-en-es-2l (pack it with scripts/gpu_prepare.sh datnet-es)"; exit 2; }
+        runs=$gpu/datnet_es_gpu target=$gpu/corpus/conll2002_es base=configs/conll_trf
+        alone="$base.cfg+configs/parts/word_batches.cfg"
+        size="--set target_only:training.batcher.size=500 --set target_only_at:training.batcher.size=500"
+        extra="-o paths.encoder=$gpu/me5-en-es-2l -o nlp.lang=es"
+    fi
+    two=${base}_two_corpora.cfg f=configs/parts/head_bilstm.cfg p=configs/parts/head_shared_private.cfg
+    grad=configs/parts/resource_adversarial.cfg at=configs/parts/adversarial_training.cfg
+    ad="components.lowner_ner.objectives.resource_adversarial"
+    sweep="python3 -m bench ratios $runs
+        -s target_only=$alone+$f -s target_only_at=$alone+$f+$at -s concat=$two+$f -s concat_p=$two+$p
+        -s sequential=$two+$f+configs/parts/sequential.cfg -s f_ad=$two+$f+$grad -s p_ad=$two+$p+$grad
+        -s f_grad=$two+$f+$grad -s p_grad=$two+$p+$grad -s f_at=$two+$f+$at -s p_at=$two+$p+$at
+        -s datnet_f=$two+$f+$grad+$at -s datnet_p=$two+$p+$grad+$at $size
+        --set sequential:training.batcher.source_steps=250
+        --set f_ad:$ad.alpha=[0.5,0.5] --set f_ad:$ad.gamma=0 --set p_ad:$ad.alpha=[0.5,0.5] --set p_ad:$ad.gamma=0
+        --train $target/train.spacy --dev $target/dev.spacy --test $target/test.spacy
+        --baseline target_only --control concat --cost-batches 0
+        -o paths.source=$gpu/corpus/conll2003/train.spacy $extra
+        -o training.max_steps=500 -o training.eval_frequency=100 -o training.patience=500 --threads 1 --gpu-id 0"
+    for seed in 0 1 2 3 4; do
+        for count in 10 100 50 200 500 1000; do echo $sweep --counts $count --seeds $seed; done
+    done | xargs -P 15 -L 1 bash -c 'job "$@" >"$out/sweep$(printf "_%s" "${@: -3:1}" "${@: -1}").log" 2>&1' _
+    wait $tests
+    # the tables of every run finished here (each process rewrote them; this once more, all in)
+    $sweep --counts 10,100,50,200,500,1000 --seeds 0,1,2,3,4 --report-only >/dev/null
+    cp $runs/results.md $runs/results.json "$out"/
+    runs_extra="splits"
+    ;;
+advpicker)
+    # Three waves, each process a `bench advpicker` into runs/LANG-LAYERSl (its source_dev/):
+    # the teacher stage per seed, then seed 0's students (the one pick from seeds 0-4's teachers,
+    # --teacher-seeds), then seeds 1-4's students, which read that picked set.
+    runs=$gpu/advpicker_gpu
+    for lang in es nl; do for layers in 2 6; do
+        [ -d $gpu/me5-conll-$lang-${layers}l ] && [ -d $gpu/corpus/conll2002_$lang ] \
+            || { echo "advpicker: no $gpu/me5-conll-$lang-${layers}l or $gpu/corpus/conll2002_$lang (pack them first)"; exit 2; }
+    done; done
+    advpicker() {  # LANG LAYERS SEEDS SYSTEMS: a log name, then the command
+        local c=$gpu/corpus
+        local line="advpicker_$1_$2l_${3//,/-}_${4%%,*} python3 -m bench advpicker $runs/runs/$1-$2l --encoder $gpu/me5-conll-$1-$2l --lang $1
+            --source-train $c/conll2003/train.spacy --source-dev $c/conll2003/dev.spacy
+            --target-train $c/conll2002_$1/train.spacy --target-dev $c/conll2002_$1/dev.spacy --test $c/conll2002_$1/test.spacy
+            --seeds $3 --teacher-seeds 0,1,2,3,4 --systems $4 --selections source
+            -o training.max_steps=1000 -o training.eval_frequency=100 -o training.patience=1000 --threads 1 --gpu-id 0"
+        echo $line  # one line for xargs
+    }
+    teachers=source_only,control,teacher students=teacher,student_picked,student_all,self_train_all
+    for wave in teachers first rest; do
+        for lang in es nl; do for layers in 6 2; do
+            case $wave in
+            teachers) for seed in 0 1 2 3 4; do advpicker $lang $layers $seed $teachers; done ;;
+            first) advpicker $lang $layers 0 $students ;;
+            rest) for seed in 1 2 3 4; do advpicker $lang $layers $seed $students; done ;;
+            esac
+        done; done | xargs -P 20 -L 1 bash -c 'log=$1; shift; job "$@" >"$out/$log.log" 2>&1' _
+    done
+    wait $tests
+    for folder in $runs/runs/*/source_dev; do
+        name=$(basename "$(dirname "$folder")")
+        [ -f "$folder/results.md" ] && { echo "## $name"; cat "$folder/results.md"; } >>"$out/results.md"
+    done
+    runs_extra=""
+    ;;
 *)
-    echo "unknown job set $jobset: encoder-floor, chars-6l, mix-12l or ratios-6l"
+    echo "unknown job set $jobset: encoder-floor, chars-6l, mix-12l, ratios-6l, datnet-wnut, datnet-es or advpicker"
     exit 2
     ;;
 esac

@@ -12,6 +12,9 @@
 #                       default and a 1-layer test encoder from it there (the same weights as
 #                       `encoder build me5-zh --layers N`, in float16)
 #   data/weibo, corpus/weibo/{train,dev,test}.spacy, spacy_lowner.egg-info (the entry points)
+#   corpus/{conll2003,wnut17,conll2002_es}/*.spacy where convert-conll made them (7 MB, DATNet)
+#   With the argument datnet-es: me5-en-es-2l.tar.xz (the 2-layer en-es encoder in float16) in
+#   place of me5-zh-12l.tar.xz, which would not fit beside it.
 # Run from the repository root after `spacy project run convert` (a few minutes, mostly xz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,11 +47,22 @@ pip install -q --no-deps --no-compile --only-binary=:all: --python-version 3.12 
     done
 )
 tar -C "$work" -cJf .gpu/site.tar.xz site
-python -m spacy_lowner encoder build me5-zh "$work/me5-zh-12l" --layers 12 --half
-tar -C "$work" -cf - me5-zh-12l | xz -T2 -6 >.gpu/me5-zh-12l.tar.xz
+if [ "${1:-}" = datnet-es ]; then  # gpu_check.sh datnet-es: the en-es encoder, in place of me5-zh-12l (64 MiB)
+    rm -f .gpu/me5-zh-12l.tar.xz
+    python -m spacy_lowner encoder build me5 "$work/me5-en-es-2l" --layers 2 --half \
+        --corpus corpus/conll2003/train.spacy --corpus corpus/conll2002_es/train.spacy
+    tar -C "$work" -cf - me5-en-es-2l | xz -T2 -6 >.gpu/me5-en-es-2l.tar.xz
+else
+    rm -f .gpu/me5-en-es-2l.tar.xz
+    python -m spacy_lowner encoder build me5-zh "$work/me5-zh-12l" --layers 12 --half
+    tar -C "$work" -cf - me5-zh-12l | xz -T2 -6 >.gpu/me5-zh-12l.tar.xz
+fi
 rm -rf .gpu/data .gpu/corpus .gpu/spacy_lowner.egg-info
 mkdir -p .gpu/data .gpu/corpus/weibo
 cp -r "${LOWNER_SHARED_DATA:-../shared/data}/weibo" .gpu/data/
 cp corpus/weibo/{train,dev,test}.spacy .gpu/corpus/weibo/
+for name in conll2003 wnut17 conll2002_es; do  # gpu_check.sh datnet-*: `spacy project run convert-conll` writes them
+    if [ -d corpus/$name ]; then mkdir -p .gpu/corpus/$name && cp corpus/$name/{train,dev,test}.spacy .gpu/corpus/$name/; fi
+done
 cp -r spacy_lowner.egg-info .gpu/
 du -sh .gpu

@@ -1,6 +1,7 @@
 """Every shipped config validates: the pipeline builds and the [training] block resolves;
 the overrides project.yml passes to a config apply to it."""
 import shlex
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from spacy.schemas import ConfigSchemaTraining
 from spacy.util import load_config, load_model_from_config, registry
 from weasel.util import load_project_config
 
+from bench.advpicker import AdvPickerConfigs
 from bench.systems import parse_systems, parse_value
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +42,12 @@ def sweep_commands():
             if args[:3] != ["python", "-m", "bench"] or args[3] == "checkpoints":  # scores finished runs: no config
                 continue
             options = lambda flag: [args[i + 1] for i, arg in enumerate(args) if arg == flag]  # noqa: E731
-            configs = {"run": args[4]} if args[3] == "gradients" else dict(spec.split("=", 1) for spec in options("-s"))
+            if args[3] == "gradients":
+                configs = {"run": args[4]}
+            elif args[3] == "advpicker":  # its stages' configs are the driver's
+                configs = {name: str(path) for name, path in asdict(AdvPickerConfigs()).items()}
+            else:
+                configs = dict(spec.split("=", 1) for spec in options("-s"))
             own = {name: {} for name in configs}
             for item in options("--set"):
                 name, _, pair = item.partition(":")

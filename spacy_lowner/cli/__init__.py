@@ -50,4 +50,4 @@ def load_pipeline(model, gpu_id: int):
         fail(f"Cannot load the pipeline {model}: {err}")
 
 
-from . import config, convert, encoder, errors, kl_phase, package, pseudo_label, sample, train  # noqa: E402,F401  (registers the commands)
+from . import config, convert, encoder, errors, kl_phase, package, pick, pseudo_label, sample, train  # noqa: E402,F401  (registers the commands)

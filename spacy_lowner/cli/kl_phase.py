@@ -111,6 +111,8 @@ def kl_phase_command(
         with new_folder(output) as folder:
             result = phase.run(dev_examples, folder, progress=_progress_printer(settings.n_pairs, start))
             summary = {"model": str(model), "settings": {**vars(settings), "pairs": settings.n_pairs}, **result.to_dict()}
+            # The time of the pairs and dev scores, which the benchmark harness records.
+            summary["seconds"] = round(time.perf_counter() - start, 1)
             (folder / RESULT_FILE).write_text(json.dumps(summary, indent=2), encoding="utf8")
     except (TrainingDivergedError, NonFiniteScoresError) as err:
         fail(f"{model}: {err} Here: lower --lr and --kl-lr.")

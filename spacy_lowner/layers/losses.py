@@ -40,3 +40,16 @@ def kl_divergence(targets: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
 def squared_error(probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """(B, T) sum_k (prob_k - target_k)^2: AdvPicker's distillation loss per token."""
     return (probs - targets).pow(2).sum(-1)
+
+
+def focal_loss(log_probs: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, gamma: float) -> torch.Tensor:
+    """(N,) -alpha[y] (1 - p_y)^gamma log p_y for each row's class y (Lin et al. 2017), from
+    log-probabilities (N, K), class ids (N,) and one weight per class (K,): DATNet's GRAD loss
+    with one alpha per resource. The factor (1 - p_y)^gamma shrinks the loss of the rows the
+    classifier already gets right. alpha = 1 for every class and gamma = 0 is the cross-entropy;
+    DATNet's alpha = 0.5 with gamma = 0 is half of it."""
+    log_p = log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    # 1 - p_y from log p_y without cancelling, kept above 0 so that a gamma below 1 has a
+    # finite gradient at p_y = 1.
+    miss = (-torch.expm1(log_p)).clamp(min=EPSILON)
+    return -alpha[target] * miss.pow(gamma) * log_p

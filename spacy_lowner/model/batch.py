@@ -88,6 +88,12 @@ class TaggerBatch:
             raise ValueError(f"docs of domain(s) {', '.join(unknown)} in a batch; expected only {', '.join(names)}")
         return torch.tensor([index[d] for d in self.domains], dtype=torch.long, device=self.device)
 
+    def domain_tokens(self, names: Sequence[str], default: Optional[str] = None) -> torch.Tensor:
+        """(B, T) the real tokens of the docs whose domain (`default` for a doc without one) is
+        one of `names`."""
+        rows = [(default if domain is None else domain) in names for domain in self.domains]
+        return self.mask & torch.tensor(rows, dtype=torch.bool, device=self.device).unsqueeze(1)
+
     @property
     def has_teacher(self) -> torch.Tensor:
         """(B,) True for docs whose reference carries a teacher's tag distributions."""

@@ -25,6 +25,8 @@ from ..registry import lowner_kept_modules
 from .tags import TagScheme
 
 DECODERS = ("crf", "softmax")
+# The name of the head's input (the tok2vec's output) among its stack outputs.
+INPUT = "input"
 
 
 class TaggerHead(nn.Module):
@@ -182,7 +184,7 @@ class TaggerHead(nn.Module):
             rows = self.token_transform.applies_to(domains or [None] * len(vectors)).to(vectors.device)
             if bool(rows.any()):
                 vectors = torch.where(rows[:, None, None], self.token_transform(vectors), vectors)
-        outputs = {"input": self.input_dropout(vectors)}
+        outputs = {INPUT: self.input_dropout(vectors)}
         if len(self.stack):
             if mask is None:
                 mask = torch.ones(vectors.shape[:2], dtype=torch.bool, device=vectors.device)
@@ -190,6 +192,15 @@ class TaggerHead(nn.Module):
             for name, module in zip(self.module_names, self.stack):
                 outputs[name] = module(last_output(outputs), mask, resolved)
         return outputs
+
+    def stack_widths(self) -> Dict[str, int]:
+        """The width of each of `stack_outputs`, by the same names."""
+        return {INPUT: self.input_width, **{name: module.output_width for name, module in self.stack_modules.items()}}
+
+    @property
+    def stack_modules(self) -> Dict[str, nn.Module]:
+        """The head modules by their config block's name, in order."""
+        return dict(zip(self.module_names, self.stack))
 
     def features(
         self,

@@ -17,7 +17,9 @@ def find_label_sets(
 ) -> Tuple[List[str], Dict[str, List[str]]]:
     """The default domain's entity types (`labels` if given) and those of the domains whose
     labeled docs have other types. With no default domain and one set of types among all
-    domains, that set is the default; with several, naming the default domain is required."""
+    domains, that set is the default; with several, naming the default domain is required. A
+    domain whose types are all among the default's (a corpus whose types a label bridge mapped
+    onto the target's) shares the default set: its docs train the target's projection and CRF."""
     found: Dict[Optional[str], set] = {}
     for eg in examples:
         if eg.reference.has_annotation("ENT_IOB"):
@@ -37,6 +39,6 @@ def find_label_sets(
     others = {
         str(domain): sorted(types)
         for domain, types in found.items()
-        if domain != default_domain and types and types != set(labels)
+        if domain != default_domain and types and not types <= set(labels)
     }
     return labels, others

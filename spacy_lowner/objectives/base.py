@@ -16,12 +16,13 @@ the component checks on the training data at initialisation. It reaches the head
 through the head's public API (model/head.py).
 """
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, Optional, Set, Tuple
 
 import torch
 from spacy.training import Example
 
 from ..model.batch import TaggerBatch
+from ..model.channels import doc_domain
 from ..model.head import TaggerHead
 from ..model.tags import TagScheme
 
@@ -36,6 +37,10 @@ class ObjectiveContext:
     get_examples: Callable[[], Iterable[Example]]
     # [training] max_steps of the run (0: unknown or unlimited)
     max_steps: int = 0
+
+    def training_domains(self) -> Set[Optional[str]]:
+        """The domains of the training docs (None for a doc without one)."""
+        return {doc_domain(eg.reference) for eg in self.get_examples()}
 
 
 class Objective:

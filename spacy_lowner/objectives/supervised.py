@@ -1,10 +1,11 @@
 """The supervised loss on labeled docs: the negative log-likelihood of the gold tags."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
+from ..model.head_pass import HeadPass
 from ..registry import lowner_objectives
 from ..settings import NonNegativeFloat
 from .base import Objective
@@ -23,17 +24,23 @@ class SupervisedObjective(Objective):
         self.weight = weight
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        # Docs are scored under their own label set (a domain whose corpus has other entity
-        # types has its own tag projection and CRF); one mean over the labeled docs of all.
-        per_doc = []
-        for label_set, rows in batch.label_set_rows(batch.labeled).items():
-            gold = batch.gold[rows]
-            if bool((gold >= 0).any()):
-                scores = batch.head_pass(head).tag_scores(label_set)[rows]
-                per_doc.append(head.nll(scores, gold, batch.mask[rows], label_set))
-        if not per_doc:
-            return {}
-        return {"": self.weight * torch.cat(per_doc).mean()}
+        loss = labeled_nll(batch, batch.head_pass(head))
+        return {} if loss is None else {"": self.weight * loss}
+
+
+def labeled_nll(batch: TaggerBatch, head_pass: HeadPass) -> Optional[torch.Tensor]:
+    """The negative log-likelihood of the gold tags under `head_pass`'s tag scores (the shared
+    pass, or a pass on perturbed vectors), averaged over the labeled docs; None when no doc has
+    a known tag."""
+    # Docs are scored under their own label set (a domain whose corpus has other entity
+    # types has its own tag projection and CRF); one mean over the labeled docs of all.
+    per_doc = []
+    for label_set, rows in batch.label_set_rows(batch.labeled).items():
+        gold = batch.gold[rows]
+        if bool((gold >= 0).any()):
+            scores = head_pass.tag_scores(label_set)[rows]
+            per_doc.append(head_pass.head.nll(scores, gold, batch.mask[rows], label_set))
+    return torch.cat(per_doc).mean() if per_doc else None
 
 
 @lowner_objectives("spacy_lowner.supervised.v1")

@@ -11,7 +11,8 @@ per step a run sees as many labeled words as a supervised run batched by the sam
 `spacy_lowner.domain_share.v1` generalises it to corpora read together (a source and a target,
 two languages: spacy_lowner.MultiCorpus.v1): each domain gets a share of every batch's words,
 and an epoch is one pass over one named domain; or every batch is of one domain, the domains
-in turn by their shares.
+in turn by their shares. `spacy_lowner.domain_sequence.v1` gives the source's batches for a
+number of steps and the target's after them (sequential transfer in one run).
 """
 import itertools
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -93,7 +94,7 @@ def configure_domain_share(
     options = {"tolerance": tolerance, "discard_oversize": discard_oversize, "get_length": get_length or len}
 
     def batcher(examples: Iterable[Example]) -> Iterator[List[Example]]:
-        by_domain = _by_domain(examples, fractions)
+        by_domain = _by_domain(examples, fractions, "domain_share")
         # one iterator for the run's batches, as spaCy's batchers read a schedule of sizes
         sizes = itertools.repeat(size) if isinstance(size, int) else iter(size)
         if mixed:
@@ -114,24 +115,26 @@ def _check_shares(shares: Dict[str, float], epoch_domain: str) -> None:
         raise setting_error(batcher, "epoch_domain", f"{epoch_domain!r} has no share; use one of {', '.join(shares)}")
 
 
-def _by_domain(examples: Iterable[Example], fractions: Dict[str, float]) -> Dict[str, List[Example]]:
-    """The examples of each domain, in the order given; every domain with a share must have some."""
-    by_domain: Dict[str, List[Example]] = {domain: [] for domain in fractions}
+def _by_domain(examples: Iterable[Example], domains: Iterable[str], batcher: str) -> Dict[str, List[Example]]:
+    """The examples of each of `domains`, in the order given; every doc must be of one of them,
+    and each of them must have some (`batcher` names the batcher in the errors)."""
+    by_domain: Dict[str, List[Example]] = {domain: [] for domain in domains}
     for eg in examples:
         domain = doc_domain(eg.reference)
         if domain is None:
             raise ValueError(
-                "domain_share: a training doc has no domain; read the corpora with "
+                f"{batcher}: a training doc has no domain; read the corpora with "
                 "spacy_lowner.MultiCorpus.v1 (or give the reader a domain)"
             )
         if domain not in by_domain:
             raise ValueError(
-                f"domain_share: training docs of domain {domain!r}, which has no share; shares name {', '.join(fractions)}"
+                f"{batcher}: training docs of domain {domain!r}, which it was not given; it batches "
+                f"{', '.join(by_domain)}: read the corpora with spacy_lowner.MultiCorpus.v1, a block per domain"
             )
         by_domain[domain].append(eg)
     for domain, domain_examples in by_domain.items():
         if not domain_examples:
-            raise ValueError(f"domain_share: shares name domain {domain!r}, but no training doc is of it")
+            raise ValueError(f"{batcher}: no training doc is of domain {domain!r}")
     return by_domain
 
 
@@ -220,3 +223,52 @@ class _Cycle:
             taken.append(eg)
             added += self.length(eg)
         return taken, added
+
+
+@registry.batchers("spacy_lowner.domain_sequence.v1")
+def configure_domain_sequence(
+    *,
+    size: Sizing,
+    source_steps: int,
+    source_domain: str = "source",
+    target_domain: str = "target",
+    tolerance: float = 0.2,
+    discard_oversize: bool = False,
+    get_length: Optional[Callable[[Example], int]] = None,
+) -> Batcher:
+    """Train on the source, then continue on the target (the sequential transfer baseline) in
+    one `spacy train`: the first `source_steps` batches hold source docs only, every later
+    batch target docs only, each batched by words as `spacy.batch_by_words.v1` would batch
+    that domain alone.
+
+    An epoch (one call, as spaCy's loop makes it) is one pass over the source while steps
+    are left to it, cut at the switch, and one pass over the target after it: spaCy's
+    `max_steps` bounds the run, and `max_epochs` counts these passes. The steps are counted
+    over the batcher's life, which is one training: spaCy resolves the batcher once per run.
+    source_domain, target_domain: the domains (`doc_domain`, set by
+    spacy_lowner.MultiCorpus.v1) of the two phases; every training doc must be of one of them.
+    """
+    if isinstance(source_steps, bool) or not isinstance(source_steps, int) or source_steps < 0:
+        raise setting_error("domain_sequence", "source_steps", f"must be a whole number >= 0, got {source_steps!r}")
+    if source_domain == target_domain:
+        raise setting_error("domain_sequence", "target_domain", f"must differ from source_domain, both are {source_domain!r}")
+    options = {"tolerance": tolerance, "discard_oversize": discard_oversize, "get_length": get_length or len}
+    batched = 0  # batches yielded so far in the run: the step the next batch trains
+
+    def batcher(examples: Iterable[Example]) -> Iterator[List[Example]]:
+        nonlocal batched
+        by_domain = _by_domain(examples, (source_domain, target_domain), "domain_sequence")
+        sizes = itertools.repeat(size) if isinstance(size, int) else iter(size)
+        in_source = batched < source_steps
+        domain = source_domain if in_source else target_domain
+        empty = True
+        for batch in minibatch_by_words(by_domain[domain], size=sizes, **options):
+            empty = False
+            batched += 1
+            yield batch
+            if in_source and batched == source_steps:  # the switch: the next epoch is the target's
+                return
+        if empty:  # every doc discarded as oversize: spaCy's loop would call for epochs forever
+            raise ValueError(f"domain_sequence: every doc of domain {domain!r} is longer than the batch size (discard_oversize)")
+
+    return batcher

@@ -24,11 +24,14 @@ EMBEDDINGS = re.compile(r"(?:^|\.)embeddings\.")
 
 
 class LayerwiseOptimizer(Optimizer):
-    def __init__(self, learn_rate: FloatOrSeq, *, num_layers: int, layer_decay: float, head_factor: float, **adam):
+    def __init__(
+        self, learn_rate: FloatOrSeq, *, num_layers: int, layer_decay: float, head_factor: float, frozen_layers: int = 0, **adam
+    ):
         super().__init__(learn_rate, **adam)
         self.num_layers = num_layers
         self.layer_decay = layer_decay
         self.head_factor = head_factor
+        self.frozen_layers = frozen_layers
 
     def lr_scale_of(self, name: str) -> float:
         """The factor on the learning rate of the parameter called `name`."""
@@ -40,9 +43,10 @@ class LayerwiseOptimizer(Optimizer):
                     f"layerwise_adam: parameter {name!r} is in layer {index}, but num_layers is "
                     f"{self.num_layers}; set [training.optimizer] num_layers to the encoder's depth"
                 )
-            return self.layer_decay ** (self.num_layers - 1 - index)
+            # A rate of 0 freezes: Adam and its weight decay both scale with the rate.
+            return 0.0 if index < self.frozen_layers else self.layer_decay ** (self.num_layers - 1 - index)
         if EMBEDDINGS.search(name):
-            return self.layer_decay**self.num_layers
+            return 0.0 if self.frozen_layers else self.layer_decay**self.num_layers
         return self.head_factor
 
     def __call__(self, key: Tuple[int, str], weights: FloatsXd, gradient: FloatsXd, *, lr_scale: float = 1.0):
@@ -55,6 +59,7 @@ def layerwise_adam(
     num_layers: int,
     layer_decay: float = 0.9,
     head_factor: float = 1.0,
+    frozen_layers: int = 0,
     L2: FloatOrSeq = 0.01,
     beta1: FloatOrSeq = 0.9,
     beta2: FloatOrSeq = 0.999,
@@ -69,6 +74,8 @@ def layerwise_adam(
     layer_decay: layer i learns at layer_decay ** (num_layers - 1 - i) times learn_rate, the
         embeddings at layer_decay ** num_layers; 1.0 switches the decay off.
     head_factor: the factor for every parameter outside the transformer's layers and embeddings.
+    frozen_layers: the embeddings and the bottom `frozen_layers` layers do not move (a rate of
+        0; AdvPicker freezes the embeddings and 3 of mBERT's 12 layers); 0 freezes nothing.
     """
     if num_layers < 1:
         raise ValueError(f"layerwise_adam: num_layers must be at least 1, got {num_layers}")
@@ -76,8 +83,11 @@ def layerwise_adam(
         raise ValueError(f"layerwise_adam: layer_decay must be in (0, 1], got {layer_decay}")
     if head_factor <= 0:
         raise ValueError(f"layerwise_adam: head_factor must be positive, got {head_factor}")
+    if not 0 <= frozen_layers <= num_layers:
+        raise ValueError(f"layerwise_adam: frozen_layers must be in [0, num_layers = {num_layers}], got {frozen_layers}")
     return LayerwiseOptimizer(
-        learn_rate, num_layers=num_layers, layer_decay=layer_decay, head_factor=head_factor, L2=L2, beta1=beta1,
+        learn_rate, num_layers=num_layers, layer_decay=layer_decay, head_factor=head_factor,
+        frozen_layers=frozen_layers, L2=L2, beta1=beta1,
         beta2=beta2, eps=eps, grad_clip=grad_clip, L2_is_weight_decay=L2_is_weight_decay,
         use_averages=use_averages, use_radam=False,
     )

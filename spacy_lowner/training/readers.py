@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Op
 
 from confection import ConfigValidationError
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin
+from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from spacy.util import registry
 from spacy.vocab import Vocab
@@ -167,7 +167,7 @@ def _check_repeat(repeat_labeled: Union[int, str]) -> None:
 
 
 # The settings of a MultiCorpus corpus block besides `path`, with their defaults.
-CORPUS_BLOCK_DEFAULTS: Dict[str, Any] = {"labeled": True, "format": "", "lang": "", "limit": 0, "repeat": 1}
+CORPUS_BLOCK_DEFAULTS: Dict[str, Any] = {"labeled": True, "format": "", "lang": "", "limit": 0, "repeat": 1, "labels": {}}
 # Files read as unlabeled text when a corpus block gives no format.
 TEXT_SUFFIXES = (".txt", ".jsonl")
 
@@ -182,6 +182,7 @@ class CorpusBlock(NamedTuple):
     lang: str
     limit: int
     repeat: int
+    labels: Dict[str, str]  # the label bridge: the corpus's entity types onto the pipeline's ({}: as they are)
 
 
 @registry.readers("spacy_lowner.MultiCorpus.v1")
@@ -205,6 +206,11 @@ def create_multi_corpus(
             pipeline's language.
         limit: only the first `limit` docs that max_length keeps (0: all).
         repeat: how many times each doc is yielded per pass (default 1).
+        labels: the label bridge, a block renaming each entity type of the corpus to one of
+            the pipeline's (CoNLL-2003's PER to WeiboNER's PER.NAM: configs/parts/
+            label_bridge_conll_weibo.cfg); a type renamed to "" is dropped, its tokens'
+            annotation missing. A type the corpus has and the block lacks is an error naming the
+            file. Empty (the default): the types as they are.
     seed, shuffle: with shuffle (the default) each pass (call of the corpus) is a new shuffle of
         the docs of all corpora, in a sequence fixed by `seed`: with training.max_epochs = -1
         spaCy streams the corpus as given and initializes on its first 100 examples, which must
@@ -261,9 +267,49 @@ def corpus_block(domain: str, settings: Dict[str, Any]) -> CorpusBlock:
         raise setting_error(
             reader, f"{where}.path", "the corpus file is not set; give the paths variable it names, e.g. --paths.source FILE.spacy"
         )
+    _check_label_bridge(where, values["labels"], labeled)
     path = existing_file(reader, f"{where}.path", settings["path"])
     _check_block_file(where, path, fmt, labeled)
-    return CorpusBlock(domain, path, labeled, fmt, values["lang"], values["limit"], values["repeat"])
+    return CorpusBlock(domain, path, labeled, fmt, values["lang"], values["limit"], values["repeat"], dict(values["labels"]))
+
+
+def _check_label_bridge(where: str, labels: Any, labeled: bool) -> None:
+    """That a corpus block's `labels` renames entity types to types (or "" to drop them), and
+    belongs to a labeled corpus."""
+    reader = "MultiCorpus"
+    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise setting_error(
+            reader, f"{where}.labels", f'must be a block of TYPE = "NEW_TYPE" (or "" to drop it), got {labels!r}'
+        )
+    if labels and not labeled:
+        raise setting_error(reader, f"{where}.labels", "renames entity types, but the corpus is unlabeled (labeled = false)")
+
+
+def bridge_labels(doc: Doc, labels: Dict[str, str]) -> Doc:
+    """The doc with its entity types renamed by `labels` (the label bridge). An entity whose
+    type is renamed to "" is dropped and its tokens' annotation made missing, neither O nor a
+    type (the CRF sums over their tags). A type that `labels` lacks is a ValueError naming it."""
+    unknown = sorted({ent.label_ for ent in doc.ents} - set(labels))
+    if unknown:
+        raise ValueError(
+            f"entity type {unknown[0]!r} is not in the label bridge ({', '.join(labels)}); "
+            'add it to the block, renamed to a type or to "" to drop it'
+        )
+    kept = [Span(doc, ent.start, ent.end, labels[ent.label_]) for ent in doc.ents if labels[ent.label_]]
+    dropped = [ent for ent in doc.ents if not labels[ent.label_]]
+    # "unmodified": tokens outside every entity keep their annotation (O, or missing already)
+    doc.set_ents(kept, missing=dropped, default="unmodified")
+    return doc
+
+
+def _bridged(block: CorpusBlock, docs: Iterable[Doc]) -> Iterator[Doc]:
+    """The block's docs through its label bridge, an unknown type a setting error naming the
+    block, its file and the doc."""
+    for i, doc in enumerate(docs, start=1):
+        try:
+            yield bridge_labels(doc, block.labels)
+        except ValueError as err:
+            raise setting_error("MultiCorpus", f"corpora.{block.domain}.labels", f"{block.path}: doc {i}: {err}") from None
 
 
 def _check_block_file(where: str, path: Path, fmt: str, labeled: bool) -> None:
@@ -296,7 +342,8 @@ def _block_references(block: CorpusBlock, nlp: Language, max_length: int) -> Lis
     given the block's domain, and repeated. A problem in the file is a setting error naming the
     block and the line, which `spacy train` prints as one block while it initializes."""
     setting = f"corpora.{block.domain}.path"
-    kept = (doc for doc in _read_block(block, nlp) if len(doc) and (max_length == 0 or len(doc) <= max_length))
+    docs = _bridged(block, _read_block(block, nlp)) if block.labels else _read_block(block, nlp)
+    kept = (doc for doc in docs if len(doc) and (max_length == 0 or len(doc) <= max_length))
     try:
         references = [set_domain(doc, block.domain) for doc in islice(kept, block.limit or None)]
     except CorpusFormatError as err:

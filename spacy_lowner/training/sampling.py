@@ -81,7 +81,7 @@ def labeled_size(n_docs: int, *, ratio: Optional[float] = None, count: Optional[
 
 
 def sample_labeled(
-    docs: Sequence[Doc], *, ratio: Optional[float] = None, count: Optional[int] = None, seed: int = 0
+    docs: Sequence[Doc], *, ratio: Optional[float] = None, count: Optional[int] = None, seed: int = 0, cover_all: bool = True
 ) -> LabeledSplit:
     """Choose labeled_size(len(docs), ratio=ratio, count=count) docs to keep labeled, such that
     every entity type of `docs` appears in them at least once.
@@ -90,7 +90,9 @@ def sample_labeled(
     rarest one (fewest docs; ties by name) is taken and, among the docs with it, the one with
     the most uncovered types (the first in shuffled order on ties) is added. The rest is
     filled in shuffled order. The same docs and seed give the same split.
-    Raises CoverTooLargeError if the cover alone needs more docs than asked for.
+    Raises CoverTooLargeError if the cover alone needs more docs than asked for; with
+    cover_all=False the split is then the cover's first docs (the rarest types first), and
+    some types are not labeled.
     """
     n = labeled_size(len(docs), ratio=ratio, count=count)
     doc_types = [frozenset(ent.label_ for ent in doc.ents) for doc in docs]
@@ -98,8 +100,9 @@ def sample_labeled(
     order = list(range(len(docs)))
     random.Random(seed).shuffle(order)
     cover = _greedy_cover(doc_types, order)
-    if len(cover) > n:
+    if len(cover) > n and cover_all:
         raise CoverTooLargeError(len(types), len(cover), len(docs), n, seed)
+    cover = cover[:n]
     chosen = set(cover)
     for i in order:
         if len(chosen) == n:

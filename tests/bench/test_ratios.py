@@ -14,7 +14,7 @@ from bench.cost import measure_training_cost
 from bench.ratios import labeled_hash, make_split, split_folder
 from bench.runs import RunResult
 from bench.systems import System
-from spacy_lowner.training.sampling import sample_labeled
+from spacy_lowner.training.sampling import CoverTooLargeError, sample_labeled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = REPO_ROOT / "configs"
@@ -165,3 +165,70 @@ def test_at_ratio_one_the_unlabeled_text_is_the_training_text(tmp_path, train_pa
     unlabeled = load(split.unlabeled)
     assert [d.text for d in unlabeled] == [d.text for d in weibo_docs[1]]
     assert not any(doc.has_annotation("ENT_IOB") for doc in unlabeled)
+
+
+def test_a_count_split_labels_that_many_sentences_every_type_among_them(tmp_path, train_path, weibo_docs):
+    """--counts: the split labels exactly COUNT sentences, drawn as the ratio splits are
+    (every type first), in splits/nCOUNT-seedK; its record names the types it labeled."""
+    folder = split_folder(tmp_path, None, 3, count=10)
+    assert folder == tmp_path / "splits" / "n10-seed3"
+    split = make_split(train_path, None, 3, folder, count=10)
+    labeled = sample_labeled(weibo_docs[1], count=10, seed=3).labeled
+    assert [d.text for d in load(split.labeled)] == [weibo_docs[1][i].text for i in labeled]
+    assert len(load(split.unlabeled)) == 50
+    types = sorted({e.label_ for d in weibo_docs[1] for e in d.ents})
+    assert split.record == {
+        "labeled_docs": 10, "labeled_sha256": labeled_hash(labeled), "unlabeled_docs": 50,
+        "labeled_types": types, "missing_types": [],
+    }
+    assert make_split(train_path, None, 3, folder, count=10) == split  # reused, with its record
+
+
+def test_a_count_too_small_for_every_type_labels_the_rarest_first_without_an_error(tmp_path, train_path, weibo_docs):
+    """Covering the 7 types of these 60 sentences takes 4 (seed 0): 2 sentences label the
+    three rarest types' cover, and the record says which types are missing. A ratio split
+    of the same size still stops with the advice to ask for more."""
+    split = make_split(train_path, None, 0, tmp_path / "n2", count=2)
+    labeled = load(split.labeled)
+    assert len(labeled) == 2
+    assert split.record["labeled_types"] == sorted({e.label_ for d in labeled for e in d.ents}) == ["LOC.NAM", "LOC.NOM", "ORG.NOM"]
+    assert split.record["missing_types"] == ["GPE.NAM", "ORG.NAM", "PER.NAM", "PER.NOM"]
+    with pytest.raises(CoverTooLargeError, match="Ask for at least 4"):
+        make_split(train_path, 2 / 60, 0, tmp_path / "r")
+
+
+def test_cli_sweeps_counts_into_sentence_tables_and_times_the_largest_count(tmp_path, train_path):
+    output = tmp_path / "out"
+    for count, (supervised, ssgan) in ((10, (0.2, 0.3)), (20, (0.3, 0.35))):
+        for system, f in (("supervised", supervised), ("ssgan", ssgan)):
+            run_dir = output / "runs" / f"n{count}" / f"{system}-seed0"
+            run_dir.mkdir(parents=True)
+            (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, None, f))))
+    args = [
+        "ratios", str(output), "-s", f"supervised={CONFIGS / 'weibo_cnn.cfg'}", "-s", f"ssgan={CONFIGS / 'weibo_cnn_ssgan.cfg'}",
+        "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path), "--counts", "10,20", "--seeds", "0",
+        "--baseline", "supervised", "--report-only", "--cost-batches", "1",
+    ]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 0, run.output
+    text = (output / "results.md").read_text()
+    assert "| sentences | seeds | supervised | ssgan | ssgan − supervised |" in text
+    assert "| 10 | 0 | 20.00 | 30.00 | +10.00 1/0 |" in text and "| 20 | 0 | 30.00 | 35.00 | +5.00 1/0 |" in text
+    assert "| sentences | system | steps | best dev step (median, min-max) |" in text
+    assert [(r["system"], r["count"]) for r in json.loads((output / "results.json").read_text())] == [
+        ("supervised", 10), ("supervised", 20), ("ssgan", 10), ("ssgan", 20)
+    ]
+    assert json.loads((output / "cost.json").read_text())["split"] == "n20-seed0"
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--counts", "10", "--ratios", "0.1"], "Give --ratios or --counts, not both"),
+        (["--counts", "0"], "--counts must be whole numbers from 1 to 60 (the sentences of"),
+        (["--counts", "10,61"], "--counts must be whole numbers from 1 to 60"),
+        (["--counts", "1.5"], "--counts must be a comma-separated list of numbers"),
+    ],
+)
+def test_cli_rejects_bad_counts(tmp_path, train_path, args, message):
+    test_cli_rejects_bad_options(tmp_path, train_path, args, message)

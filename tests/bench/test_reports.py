@@ -3,7 +3,7 @@ import json
 import pytest
 
 from bench.cost import save_training_cost
-from bench.reports import DEDUP_TITLE, BenchmarkReport, RatioReport, write_reports
+from bench.reports import CONTINUATION_TITLE, DEDUP_TITLE, BenchmarkReport, RatioReport, write_reports
 from bench.runs import RunResult
 from bench.tables import benchmark_table
 
@@ -74,3 +74,45 @@ def test_cost_stays_under_the_tables_when_the_reports_are_rewritten(tmp_path):
         assert "(r0.1-seed0, 20 batches of 32 docs)" in text
         assert text.endswith("| supervised | 0.400 | 1.00x |\n| ssgan | 0.600 | 1.50x |\n")
     assert "| 0.1 | 0 | 30.00 | 40.00 | +10.00 1/0 |" in text
+
+
+def test_kl_phase_systems_are_read_against_their_control_and_base_on_each_score(tmp_path):
+    """Two seeds at 0.05: kl gains 2 and 4 points of entity F1 over its control, which gains 1
+    and 1 over the base; on test without train's repeats kl gains 1 and 2 points less; after
+    the last pair (model-last) the continuations score 5 points below their dev-picked model."""
+    def scored(system, seed, f, acc):
+        result = run(system, seed, f, 0.05)
+        result.test.update({"ents_f_dedup": f - 0.1 if system != "kl" else f - 0.1 - 0.01 * (seed + 1), "tokens_acc_no_o": acc})
+        if system != "supervised":
+            result.test["ents_f_last"] = f - 0.05
+        return result
+
+    results = [
+        scored("supervised", 0, 0.30, 0.5), scored("supervised", 1, 0.40, 0.6), scored("control", 0, 0.31, 0.5),
+        scored("control", 1, 0.41, 0.6), scored("kl", 0, 0.33, 0.55), scored("kl", 1, 0.45, 0.6),
+    ]
+    continuations = {"control": ("supervised", None), "kl": ("supervised", "control")}
+    write_reports(results, tmp_path, RatioReport("supervised", continuations=continuations))
+    text = (tmp_path / "results.md").read_text()
+    # the other token score gets a table of its own beside the entity F1 tables
+    assert "| 0.05 | 0,1 | 55.00 ± 7.07 | 55.00 ± 7.07 | 57.50 ± 3.54 | +0.00 [+0.00, +0.00] 0/0 | +2.50 [-29.27, +34.27] 1/0 |" in text
+    blocks = text.split("\n\n")
+    after = blocks[blocks.index(CONTINUATION_TITLE) + 1 :]
+    sections = dict(zip(after[::2], after[1::2]))  # title -> table
+    assert list(sections)[:5] == [
+        "Test entity F1 (%), the best pair on dev (ents_f):",
+        "Test entity F1 (%), after the last pair, as the paper (ents_f_last):",
+        "Test entity F1 (%), without the test sentences whose text is in train, the best pair on dev (ents_f_dedup):",
+        "Test token accuracy without O (%), the best pair on dev (tokens_acc_no_o):", "Best dev checkpoint of each run:",
+    ]
+    last = sections["Test entity F1 (%), after the last pair, as the paper (ents_f_last):"].splitlines()
+    # model-last against the base's model: 5 points below the dev-picked differences (seed 1 a tie)
+    assert last[3] == "| 0.05 | kl | 0,1 | 34.00 ± 8.49 | control | +3.00 [-9.71, +15.71] 2/0 | supervised | -1.00 [-13.71, +11.71] 0/1 |"
+    f1 = sections["Test entity F1 (%), the best pair on dev (ents_f):"].splitlines()
+    assert f1[0] == "| ratio | system | seeds | score | control | − control | base | − base |"
+    assert f1[2] == "| 0.05 | control | 0,1 | 36.00 ± 7.07 | - | - | supervised | +1.00 [+1.00, +1.00] 2/0 |"
+    assert f1[3] == "| 0.05 | kl | 0,1 | 39.00 ± 8.49 | control | +3.00 [-9.71, +15.71] 2/0 | supervised | +4.00 [-8.71, +16.71] 2/0 |"
+    dedup = sections[
+        "Test entity F1 (%), without the test sentences whose text is in train, the best pair on dev (ents_f_dedup):"
+    ].splitlines()
+    assert dedup[3] == "| 0.05 | kl | 0,1 | 27.50 ± 7.78 | control | +1.50 [-4.85, +7.85] 2/0 | supervised | +2.50 [-3.85, +8.85] 2/0 |"

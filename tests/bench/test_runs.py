@@ -11,7 +11,7 @@ from spacy.training import Example
 
 from bench.runs import RunResult, evaluate_model, read_result, train_command, write_record, write_result
 from spacy_lowner.corpora.convert import read_docs
-from spacy_lowner.model.scoring import score_entities, score_tokens
+from spacy_lowner.model.scoring import score_entities, score_token_accuracy, score_tokens
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def run(**extra):
 def scores_on(nlp, examples):
     """What evaluate_model computes, on examples built here."""
     predicted = [Example(doc, eg.reference) for doc, eg in zip(nlp.pipe(eg.predicted for eg in examples), examples)]
-    scores = {**score_entities(predicted), **score_tokens(predicted)}
+    scores = {**score_entities(predicted), **score_tokens(predicted), **score_token_accuracy(predicted)}
     return {key: value for key, value in scores.items() if isinstance(value, float)}
 
 
@@ -39,8 +39,8 @@ def test_a_systems_own_seed_overrides_the_sweeps(tmp_path):
 
 
 def test_records_without_the_new_fields_are_rewritten_as_they_were(tmp_path):
-    """split, train_command and bench_command are written only when set: a committed report's
-    results.json, read and written again, is the same file."""
+    """split, train_command, bench_command and count are written only when set: a committed
+    report's results.json, read and written again, is the same file."""
     committed = REPO_ROOT / "reports" / "unlabeled_weibo_trf" / "results.json"
     records = json.loads(committed.read_text())
     for i, data in enumerate(records):
@@ -48,7 +48,7 @@ def test_records_without_the_new_fields_are_rewritten_as_they_were(tmp_path):
     write_record([read_result(tmp_path / f"{i}.json") for i in range(len(records))], "", tmp_path)
     assert (tmp_path / "results.json").read_bytes() == committed.read_bytes()
     write_result(run(), tmp_path / "old.json")
-    assert set(json.loads((tmp_path / "old.json").read_text())) == set(asdict(run())) - {"split", "train_command", "bench_command"}
+    assert set(json.loads((tmp_path / "old.json").read_text())) == set(asdict(run())) - {"split", "train_command", "bench_command", "count"}
     new = run(split={"labeled_docs": 6}, train_command="python -m spacy train a.cfg", bench_command="python -m bench ratios out")
     write_result(new, tmp_path / "new.json")
     assert read_result(tmp_path / "new.json") == new
@@ -102,6 +102,8 @@ def test_dedup_scores_leave_out_the_test_sentences_train_holds(tmp_path, trained
     DocBin(docs=unseen).to_disk(tmp_path / "unseen.spacy")
     scores = evaluate_model(trained_pipeline, weibo_corpus["test"], train_texts)
     on_unseen = evaluate_model(trained_pipeline, tmp_path / "unseen.spacy")
-    assert [scores[f"{key}_dedup"] for key in ("ents_p", "ents_r", "ents_f")] == [on_unseen[key] for key in ("ents_p", "ents_r", "ents_f")]
+    keys = ("ents_p", "ents_r", "ents_f", "tokens_macro_f", "tokens_acc_no_o")  # the KL paper's token scores too
+    assert [scores[f"{key}_dedup"] for key in keys] == [on_unseen[key] for key in keys]
+    assert scores["tokens_acc_no_o_dedup"] != scores["tokens_acc_no_o"]
     assert scores["ents_f"] == evaluate_model(trained_pipeline, weibo_corpus["test"])["ents_f"]
     assert "ents_f_dedup" not in evaluate_model(trained_pipeline, weibo_corpus["test"])

@@ -11,7 +11,7 @@ from spacy.training import Example
 from bench.ratios import labeled_hash
 from bench.reports import BenchmarkReport, RatioReport
 from bench.runs import RunResult, evaluate_model, read_result, write_result
-from bench.sweep import Cell, SplitMismatchError, Sweep, SweepData, finished_runs, plan
+from bench.sweep import Cell, SplitMismatchError, Sweep, SweepData, finished_runs, plan, run_folder
 from bench.systems import System, parse_self_training
 from bench.tables import benchmark_table
 from spacy_lowner.training.sampling import sample_labeled
@@ -203,6 +203,7 @@ def test_ratio_sweep_resumes_and_writes_paired_tables_and_plot(tmp_path, train_p
 def test_a_teacher_sure_of_nothing_gives_the_self_training_system_its_result(tmp_path, train_path):
     output = tmp_path / "out"
     finish_run(output, 0.1, "base", 0.30)
+    (output / "runs" / "r0.1" / "base-seed0" / "model-best").mkdir()
     found = missing(tmp_path, "base", "self")  # training either would fail
     parse_self_training(["self=base"], found)
     # the data a resumed sweep finds: the teacher kept no unlabeled doc
@@ -216,6 +217,9 @@ def test_a_teacher_sure_of_nothing_gives_the_self_training_system_its_result(tmp
     assert any("base is sure of no unlabeled doc: its result stands" in line for line in lines)
     assert any(line.endswith("seed 0 self: test F1 30.00") for line in lines)  # new in this sweep, not "done before"
     assert json.loads((output / "runs" / "r0.1" / "self-seed0" / "result.json").read_text())["system"] == "self"
+    # its pipeline is the teacher's: a student of `self` reads the teacher's model-best
+    model = output / "runs" / "r0.1" / "self-seed0" / "model-best"
+    assert model.resolve() == (output / "runs" / "r0.1" / "base-seed0" / "model-best").resolve()
 
 
 def test_a_fresh_clone_resumes_from_the_recorded_results(tmp_path, train_path):
@@ -354,3 +358,49 @@ def test_results_of_earlier_sweeps_still_load(tmp_path):
     del old["dev_curve"]  # written before the dev curve was recorded
     (tmp_path / "result.json").write_text(json.dumps(old))
     assert read_result(tmp_path / "result.json").dev_curve == []
+
+
+def test_a_count_plan_is_count_major_in_folders_of_its_own(tmp_path):
+    cells = plan(["a", "b"], [0, 1], counts=[10, 100])
+    assert [(c.count, c.seed, c.system) for c in cells[:3]] == [(10, 0, "a"), (10, 0, "b"), (10, 1, "a")]
+    assert len(cells) == 8 and cells[-1] == Cell(None, 1, "b", 100)
+    assert cells[0].label == "10 sentences seed 0 a"
+    assert run_folder(tmp_path, None, "a", 3, count=10) == tmp_path / "runs" / "n10" / "a-seed3"
+    write_result(result("a", 3, 0.5), run_folder(tmp_path, None, "a", 3, count=10) / "result.json")
+    write_result(result("a", 3, 0.6), run_folder(tmp_path, None, "a", 3, count=100) / "result.json")
+    assert [(r.count, r.ratio, r.size) for r in finished_runs(tmp_path, ["a"])] == [(10, None, 10), (100, None, 100)]
+
+
+def test_a_count_sweep_records_each_runs_split_with_its_types_and_restores_on_a_fresh_clone(tmp_path, train_path, monkeypatch):
+    def train_run(config, output, seed, overrides, gpu_id, log):
+        assert overrides["paths.train"] == str(tmp_path / "out" / "splits" / "n10-seed3" / "labeled.spacy")
+        (output / "model-best").mkdir(parents=True)
+        (output / "model-best" / "meta.json").write_text(json.dumps({"performance": {"ents_f": 0.5}}))
+        return {"steps": 10, "epochs": 1, "train_seconds": 1.0, "dev_curve": [(10, 0.5)], "train_command": "python -m spacy train x"}
+
+    monkeypatch.setattr("bench.runs.train_run", train_run)
+    monkeypatch.setattr("bench.runs.evaluate_model", lambda model, test, texts: {"ents_f": 0.4})
+    output = tmp_path / "out"
+    sweep(missing(tmp_path, "a", "b"), output, train_path).run(plan(["a", "b"], [3], counts=[10]), RatioReport("a"))
+    docs = list(DocBin().from_disk(train_path).get_docs(spacy.blank("zh").vocab))
+    labeled = sample_labeled(docs, count=10, seed=3).labeled
+    records = json.loads((output / "results.json").read_text())
+    assert [(r["system"], r["count"], "ratio" in r) for r in records] == [("a", 10, True), ("b", 10, True)]
+    assert records[0]["ratio"] is None
+    assert records[0]["split"]["labeled_sha256"] == labeled_hash(labeled) == records[1]["split"]["labeled_sha256"]
+    assert records[0]["split"]["missing_types"] == [] and len(records[0]["split"]["labeled_types"]) == 7
+    assert "| 10 | 3 | 40.00 | 40.00 | +0.00 0/0 |" in (output / "results.md").read_text()
+    # a fresh clone: results.json alone, each run restored into runs/n10
+    shutil.rmtree(output / "runs")
+    monkeypatch.setattr("bench.runs.train_run", None)  # nothing is trained again
+    results = sweep(missing(tmp_path, "a", "b"), output, train_path).run(plan(["a", "b"], [3], counts=[10]), RatioReport("a"))
+    assert [(r.system, r.count) for r in results] == [("a", 10), ("b", 10)]
+    assert (output / "runs" / "n10" / "b-seed3" / "result.json").exists()
+
+
+def test_ratio_and_count_splits_are_not_swept_into_one_folder(tmp_path, train_path):
+    output = tmp_path / "out"
+    finish_run(output, 0.1, "a", 0.3)
+    with pytest.raises(SplitMismatchError, match="would hold runs on splits by labeled ratio and by sentence count"):
+        sweep(missing(tmp_path, "a"), output, train_path).run(plan(["a"], [0], counts=[10]), RatioReport())
+    assert not (output / "runs" / "n10").exists()

@@ -42,3 +42,11 @@ def test_given_labels_are_the_default_set():
 def test_different_types_need_a_default_domain():
     with pytest.raises(ValueError, match="ner: .*different entity types.*default_domain"):
         find_label_sets([example("PER", "source"), example("person", "target")], None, None, "ner")
+
+
+def test_a_domain_whose_types_are_among_the_defaults_shares_the_default_set():
+    # a source whose types a label bridge mapped onto some of the target's
+    examples = [example("PER.NAM", "source"), example("PER.NAM", "target"), example("PER.NOM", "target")]
+    assert find_label_sets(examples, "target", None, "ner") == (["PER.NAM", "PER.NOM"], {})
+    examples.append(example("MISC", "source"))
+    assert find_label_sets(examples, "target", None, "ner") == (["PER.NAM", "PER.NOM"], {"source": ["MISC", "PER.NAM"]})

@@ -26,6 +26,10 @@ CANARY = "contract_canary"
 DOMAIN_PROBE = "contract_domain_probe"
 # Every objective under test: the shipped ones and one that needs the `domain` channel.
 UNDER_TEST = REGISTERED + [DOMAIN_PROBE]
+# The head modules an objective reads with its default settings: its pipeline's head has them.
+HEAD_MODULES = {
+    "spacy_lowner.word_adversarial.v1": {"map": {"@lowner_head_modules": "spacy_lowner.domain_map.v1", "domains": ["source"]}},
+}
 
 
 def config_key(name: str) -> str:
@@ -96,6 +100,8 @@ def pipeline(weibo_docs, small_cnn):
         objectives[config_key(name)] = {"@lowner_objectives": name}
         objectives["canary"] = {"@lowner_objectives": CANARY}
         model = {"@architectures": "spacy_lowner.TokenTagger.v2", "hidden_width": 16, "dropout": 0.1, "tok2vec": small_cnn}
+        if name in HEAD_MODULES:
+            model.update({"@architectures": "spacy_lowner.TokenTagger.v3", "modules": HEAD_MODULES[name]})
         nlp.add_pipe("lowner_ner", config={"model": model, "objectives": objectives})
         # copies: the channels are set on the references, which the session fixture shares
         labeled = [Example(nlp.make_doc(doc.text), doc.copy()) for doc in train_docs[:6]]

@@ -1,5 +1,6 @@
 from collections import Counter
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 import spacy
@@ -8,8 +9,8 @@ from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.util import registry
 
-from spacy_lowner.model.channels import doc_domain
-from spacy_lowner.training.batchers import configure_domain_share, configure_labeled_share
+from spacy_lowner.model.channels import doc_domain, set_domain
+from spacy_lowner.training.batchers import configure_domain_sequence, configure_domain_share, configure_labeled_share
 
 
 def examples(nlp, n, labeled, words=10):
@@ -159,11 +160,97 @@ def test_domain_share_errors(source_and_target):
     with pytest.raises(ConfigValidationError, match="give a share per domain"):
         configure_domain_share(size=100, shares={}, epoch_domain="source")
     only_source = configure_domain_share(size=100, shares={"source": 1}, epoch_domain="source")
-    with pytest.raises(ValueError, match="training docs of domain 'target', which has no share; shares name source"):
+    with pytest.raises(ValueError, match="domain_share: training docs of domain 'target', which it was not given; it batches source"):
         list(only_source(source_and_target))
     three = configure_domain_share(size=100, shares={"source": 1, "target": 1, "es": 1}, epoch_domain="source")
-    with pytest.raises(ValueError, match="shares name domain 'es', but no training doc is of it"):
+    with pytest.raises(ValueError, match="domain_share: no training doc is of domain 'es'"):
         list(three(source_and_target))
     nlp = spacy.blank("en")
     with pytest.raises(ValueError, match="a training doc has no domain; read the corpora with spacy_lowner.MultiCorpus.v1"):
         list(only_source(examples(nlp, 3, True)))
+
+
+# spacy_lowner.domain_sequence.v1 --------------------------------------------------------
+
+
+def sequential_batches(examples, batcher, steps, max_epochs=0):
+    """The first `steps` (epoch, batch) pairs that spaCy's training loop would train on."""
+    import itertools
+
+    from spacy.training.loop import create_train_batches
+
+    return list(itertools.islice(create_train_batches(spacy.blank("en"), lambda nlp: examples, batcher, max_epochs), steps))
+
+
+def test_the_source_for_source_steps_then_the_target_only(source_and_target):
+    batcher = configure_domain_sequence(size=100, source_steps=37, tolerance=0.0)
+    batches = sequential_batches(source_and_target, batcher, 300)
+    domains = [{doc_domain(eg.reference) for eg in batch} for _, batch in batches]
+    assert domains == [{"source"}] * 37 + [{"target"}] * (300 - 37)  # the switch at step 37 exactly
+    # the source's pass is cut at the switch (epoch 0); each later epoch is one pass over the target,
+    # batched as spacy.batch_by_words.v1 batches the target alone
+    by_words = registry.batchers.get("spacy.batch_by_words.v1")(size=100, tolerance=0.0, discard_oversize=False)
+    epoch_1 = [batch for epoch, batch in batches if epoch == 1]
+    target = [eg for batch in epoch_1 for eg in batch]
+    assert sorted(map(id, target)) == sorted(map(id, of_domain(source_and_target, "target")))
+    assert epoch_1 == list(by_words(of_domain(target, "target")))
+    assert {epoch for epoch, _ in batches[:37]} == {0} and batches[-1][0] >= 2
+
+
+def test_source_steps_longer_than_a_pass_over_the_source(source_and_target):
+    """A small source is passed over several times (an epoch each) until its steps are spent."""
+    source = of_domain(source_and_target, "source")[:30]
+    examples = source + of_domain(source_and_target, "target")[:30]
+    batcher = configure_domain_sequence(size=100, source_steps=20, tolerance=0.0)
+    batches = sequential_batches(examples, batcher, 40)
+    assert [doc_domain(batch[0].reference) for _, batch in batches] == ["source"] * 20 + ["target"] * 20
+    assert all(len({doc_domain(eg.reference) for eg in batch}) == 1 for _, batch in batches)
+    source_epochs = [epoch for epoch, batch in batches[:20]]
+    assert source_epochs[-1] >= 3 and source_epochs == sorted(source_epochs)
+    # with max_epochs, spaCy's loop counts the source's passes and the target's alike
+    assert len(sequential_batches(examples, configure_domain_sequence(size=100, source_steps=20), 1000, max_epochs=2)) < 20
+
+
+def test_no_source_steps_is_the_target_alone(source_and_target):
+    batcher = configure_domain_sequence(size=100, source_steps=0)
+    batches = sequential_batches(source_and_target, batcher, 50)
+    assert all(doc_domain(eg.reference) == "target" for _, batch in batches for eg in batch)
+
+
+def test_domain_sequence_from_a_composed_config(source_and_target):
+    """configs/parts/sequential.cfg composed onto the CNN two-corpora base resolves to the
+    registered batcher (entry point), with the steps overridden as `spacy train` would."""
+    from spacy_lowner.training.batchers import configure_domain_sequence as registered
+    from spacy_lowner.training.compose import compose
+
+    entry_points = {ep.name: ep.value for ep in metadata.entry_points(group="spacy_batchers")}
+    assert entry_points["spacy_lowner.domain_sequence.v1"] == "spacy_lowner.training.batchers:configure_domain_sequence"
+    assert registry.batchers.get("spacy_lowner.domain_sequence.v1") is registered
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    text = compose(configs / "conll_en_cnn_two_corpora.cfg", [configs / "parts" / "head_bilstm.cfg", configs / "parts" / "sequential.cfg"])
+    config = Config().from_str(text, overrides={"training.batcher.source_steps": 5})
+    assert config["training"]["patience"] == 0
+    batcher = registry.resolve({"batcher": config["training"]["batcher"]})["batcher"]
+    batches = sequential_batches(source_and_target, batcher, 10)
+    assert [doc_domain(batch[0].reference) for _, batch in batches] == ["source"] * 5 + ["target"] * 5
+
+
+def test_domain_sequence_errors(source_and_target):
+    with pytest.raises(ConfigValidationError, match="source_steps\tmust be a whole number >= 0, got -1"):
+        configure_domain_sequence(size=100, source_steps=-1)
+    with pytest.raises(ConfigValidationError, match="target_domain\tmust differ from source_domain, both are 'source'"):
+        configure_domain_sequence(size=100, source_steps=1, target_domain="source")
+    to_spanish = configure_domain_sequence(size=100, source_steps=1, target_domain="es")
+    with pytest.raises(ValueError, match="domain_sequence: training docs of domain 'target', which it was not given; it batches source, es"):
+        list(to_spanish(source_and_target))
+    batcher = configure_domain_sequence(size=100, source_steps=1)
+    with pytest.raises(ValueError, match="no training doc is of domain 'target'"):
+        list(batcher(of_domain(source_and_target, "source")))
+    with pytest.raises(ValueError, match="a training doc has no domain; read the corpora with spacy_lowner.MultiCorpus.v1"):
+        list(batcher(examples(spacy.blank("en"), 3, True)))
+    long_docs = examples(spacy.blank("en"), 4, True, words=10)
+    for i, eg in enumerate(long_docs):
+        set_domain(eg.reference, "source" if i % 2 else "target")
+    too_long = configure_domain_sequence(size=5, source_steps=1, discard_oversize=True)
+    with pytest.raises(ValueError, match="every doc of domain 'source' is longer than the batch size"):
+        list(too_long(long_docs))

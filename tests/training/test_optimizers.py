@@ -55,3 +55,13 @@ def test_training_a_transformer_pipeline_reaches_its_layers_by_name(tiny_encoder
     assert any(name.startswith("embeddings.") for name in names)
     head = [name for name in names if optimizer.lr_scale_of(name) == 10.0]
     assert "emission.weight" in head and not any("encoder.layer" in name for name in head)
+
+
+def test_frozen_layers_and_the_embeddings_do_not_move():
+    optimizer = make(learn_rate=0.01, num_layers=3, layer_decay=1.0, frozen_layers=2, L2=0.01)
+    for name, frozen in [("embeddings.x", True), ("encoder.layer.0.x", True), ("encoder.layer.1.x", True), ("encoder.layer.2.x", False), ("emission.weight", False)]:
+        weights = numpy.ones(3, dtype="f")
+        new, _ = optimizer((7, name), weights.copy(), numpy.full(3, 0.5, dtype="f"))
+        assert numpy.array_equal(new, weights) is frozen, name  # weight decay included
+    with pytest.raises(ValueError, match=r"frozen_layers must be in \[0, num_layers = 3\]"):
+        make(num_layers=3, frozen_layers=4)

@@ -7,6 +7,7 @@ import pytest
 import spacy
 from confection import Config, ConfigValidationError
 from spacy.tokens import DocBin
+from spacy.training import Example
 from spacy.util import registry
 
 from spacy_lowner.corpora.docs import tokens_only
@@ -537,3 +538,67 @@ def test_multi_corpus_finds_a_bad_line_of_unlabeled_text_when_it_is_created(tmp_
     raw.write_bytes("一行\n".encode("utf8") + b"\xe9\n")
     with pytest.raises(ConfigValidationError, match=r"raw.txt:2: not valid UTF-8"):
         create_multi_corpus(corpora={"target": {"path": raw, "labeled": False}})
+
+
+# The label bridge: a MultiCorpus block's `labels` -------------------------------------------
+
+CONLL_TO_WEIBO = {"PER": "PER.NAM", "ORG": "ORG.NAM", "LOC": "GPE.NAM", "MISC": ""}
+
+
+def test_the_label_bridge_maps_types_and_drops_misc_to_unknown_tags(two_corpora):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    nlp = spacy.blank("en")
+    gold = list(DocBin().from_disk(two_corpora / "source.spacy").get_docs(nlp.vocab))
+    corpus = create_multi_corpus({"source": {"path": two_corpora / "source.spacy", "labels": CONLL_TO_WEIBO}}, shuffle=False)
+    bridged = [eg.reference for eg in corpus(nlp)]
+    assert [doc.text for doc in bridged] == [doc.text for doc in gold]
+    renamed = {"PER": "PER.NAM", "ORG": "ORG.NAM", "LOC": "GPE.NAM"}
+    for before, after in zip(gold, bridged):
+        kept = [(e.start, e.end, renamed[e.label_]) for e in before.ents if e.label_ != "MISC"]
+        assert [(e.start, e.end, e.label_) for e in after.ents] == kept
+        misc = {i for e in before.ents if e.label_ == "MISC" for i in range(e.start, e.end)}
+        # MISC's tokens are neither O nor a type (missing: the CRF sums over them); the rest as before
+        assert [i for i, token in enumerate(after) if token.ent_iob_ == ""] == sorted(misc)
+        assert all(after[i].ent_iob_ == "O" for i, token in enumerate(before) if token.ent_iob_ == "O")
+        assert after.has_annotation("ENT_IOB")
+    assert sum(e.label_ == "MISC" for doc in gold for e in doc.ents) > 5  # the 50 sentences have some to drop
+    aligned = Example(tokens_only(bridged[0]), bridged[0]).get_aligned_ner()
+    assert [tag for tag, token in zip(aligned, gold[0]) if token.ent_type_ == "MISC"] == [None, None]  # "German", "British"
+
+
+def test_the_label_bridge_refuses_an_unknown_type_naming_the_file(two_corpora):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    corpus = create_multi_corpus({"source": {"path": two_corpora / "source.spacy", "labels": {"PER": "PER.NAM", "ORG": "ORG.NAM", "MISC": ""}}})
+    with pytest.raises(ConfigValidationError) as error:
+        list(corpus(spacy.blank("en")))
+    assert str(error.value).splitlines()[-1] == (
+        f"corpora.source.labels\t{two_corpora / 'source.spacy'}: doc 3: entity type 'LOC' is not in the label bridge "
+        '(PER, ORG, MISC); add it to the block, renamed to a type or to "" to drop it'
+    )
+
+
+@pytest.mark.parametrize(
+    "block,message",
+    [
+        ({"labels": {"PER": 1}}, r'corpora.source.labels\tmust be a block of TYPE = "NEW_TYPE" \(or "" to drop it\), got'),
+        ({"labels": "conll"}, "corpora.source.labels\tmust be a block of TYPE"),
+        ({"labels": {"PER": "PER.NAM"}, "labeled": False}, r"corpora.source.labels\trenames entity types, but the corpus is unlabeled"),
+    ],
+)
+def test_the_label_bridge_is_checked_before_training(two_corpora, block, message):
+    from spacy_lowner.training.readers import create_multi_corpus
+
+    with pytest.raises(ConfigValidationError, match=message):
+        create_multi_corpus({"source": {"path": two_corpora / "source.spacy", **block}})
+
+
+def test_the_partial_config_holds_this_bridge():
+    from pathlib import Path
+
+    from spacy_lowner.training.compose import compose
+
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    text = compose(configs / "weibo_cnn.cfg", [configs / "parts" / name for name in ("two_corpora.cfg", "label_bridge_conll_weibo.cfg")])
+    assert Config().from_str(text, interpolate=False)["corpora"]["train"]["corpora"]["source"]["labels"] == CONLL_TO_WEIBO

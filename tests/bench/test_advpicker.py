@@ -1,0 +1,141 @@
+import json
+import shlex
+from itertools import islice
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from bench.advpicker import COMPARISONS, AdvPickerConfigs, AdvPickerData, advpicker_systems, check_systems, comparison_table
+from bench.cli import app
+from bench.runs import RunResult, read_result
+from spacy_lowner.corpora.convert import read_docs
+from spacy_lowner.model.channels import doc_teacher
+
+# Tiny runs: each stage's training a few steps on a few dozen sentences with the tiny encoder.
+STEPS = ["-o", "training.max_steps=4", "-o", "training.eval_frequency=2", "-o", "training.batcher.size=400"]
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory, shared_data):
+    """24 sentences of each corpus (CoNLL-2003 English, CoNLL-2002 Spanish) as DocBins."""
+    folder = tmp_path_factory.mktemp("advpicker_corpora")
+    nlp = spacy.blank("xx")
+    files = {
+        "source_train": shared_data / "conll2003" / "train.txt", "source_dev": shared_data / "conll2003" / "valid.txt",
+        "target_train": shared_data / "conll2002_es" / "esp.train", "target_dev": shared_data / "conll2002_es" / "esp.testa",
+        "test": shared_data / "conll2002_es" / "esp.testb",
+    }
+    paths = {}
+    for name, path in files.items():
+        paths[name] = folder / f"{name}.spacy"
+        DocBin(docs=list(islice(read_docs("conll", path, nlp), 24))).to_disk(paths[name])
+    return paths
+
+
+def corpus_options(corpora):
+    return [item for name, path in corpora.items() for item in (f"--{name.replace('_', '-')}", str(path))]
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory, corpora, tiny_encoder):
+    """Two seeds of the teacher and both distilled students, source dev selection: run once,
+    then again (which trains nothing)."""
+    output = tmp_path_factory.mktemp("advpicker") / "out"
+    args = ["advpicker", str(output), "--encoder", str(tiny_encoder), *corpus_options(corpora), "--seeds", "0,1",
+            "--selections", "source", "--systems", "teacher,student_picked,student_all", *STEPS, "--threads", "1"]
+    first = CliRunner().invoke(app, args)
+    second = CliRunner().invoke(app, args)
+    return output / "source_dev", first, second
+
+
+def test_stages_run_in_order(workflow):
+    """The teachers of every seed, then one pick, then the students seed by seed."""
+    folder, first, _ = workflow
+    assert first.exit_code == 0, first.output
+    order = [line for line in first.output.splitlines() if line.startswith("[") or "pick:" in line]
+    stages = [("teacher" if "] teacher" in line else "pick" if "pick:" in line else "student") for line in order]
+    assert stages.index("pick") > max(i for i, stage in enumerate(stages) if stage == "teacher")
+    assert stages.index("pick") < min(i for i, stage in enumerate(stages) if stage == "student")
+    for system in ("teacher", "student_picked", "student_all"):
+        for seed in (0, 1):
+            assert (folder / "runs" / f"{system}-seed{seed}" / "model-best").is_dir()
+
+
+def test_a_second_run_trains_nothing(workflow):
+    folder, first, second = workflow
+    assert second.exit_code == 0, second.output
+    assert second.output.count("(done before)") == 6
+    assert "pick: teacher" not in second.output and "epoch" not in second.output
+
+
+def test_the_picked_set_is_shared_by_every_student_seed(workflow, corpora):
+    folder, _, _ = workflow
+    record = json.loads((folder / "pick.json").read_text())
+    assert record["teachers"] == [str(folder / "runs" / f"teacher-seed{seed}" / "model-best") for seed in (0, 1)]
+    assert sum(record["by_teacher"]) == record["picked"] == int(0.8 * record["docs"])
+    picked = folder / "picked" / "picked.spacy"
+    for seed in (0, 1):
+        command = shlex.split(read_result(folder / "runs" / f"student_picked-seed{seed}" / "result.json").train_command)
+        assert command[command.index("--paths.train") + 1] == str(picked)
+    docs = list(DocBin().from_disk(picked).get_docs(spacy.blank("es").vocab))
+    assert len(docs) == record["picked"] and all(doc_teacher(doc) is not None for doc in docs)
+    assert len(DocBin().from_disk(folder / "picked" / "all.spacy")) == record["docs"] == 24
+
+
+def test_the_records(workflow, corpora):
+    """Each run's commands and seed; the pick's pseudo-label F1s; the tables."""
+    folder, _, _ = workflow
+    results = json.loads((folder / "results.json").read_text())
+    assert sorted((r["system"], r["seed"]) for r in results) == sorted(
+        (system, seed) for system in ("teacher", "student_picked", "student_all") for seed in (0, 1)
+    )
+    teacher = next(r for r in results if r["system"] == "teacher")
+    assert "--paths.unlabeled " + str(corpora["target_train"]) in teacher["train_command"]
+    assert teacher["config"].endswith("conll_trf_language_adversarial.cfg") and "--system.seed" in teacher["train_command"]
+    record = json.loads((folder / "pick.json").read_text())
+    assert set(record["pseudo_label_f1"]) == {"picked", "left_out", "all"}
+    assert record["commands"]["picked.spacy"].endswith("--rho 0.8")
+    markdown = (folder / "results.md").read_text()
+    assert "| student_picked | student_all | 0,1 |" in markdown
+    assert "sentences picked" in markdown
+
+
+def test_systems_train_on_their_stage_s_data(tmp_path):
+    data = AdvPickerData(*(tmp_path / f"{name}.spacy" for name in ("st", "sd", "tt", "td", "test")))
+    systems = advpicker_systems(AdvPickerConfigs(), data, tmp_path / "picked")
+    assert list(systems) == ["source_only", "control", "teacher", "student_picked", "student_all", "self_train_all"]
+    assert systems["control"].overrides["components.lowner_ner.objectives.language_adversarial.weight"] == "0"
+    assert systems["control"].config == systems["teacher"].config
+    assert "components.lowner_ner.objectives.language_adversarial.weight" not in systems["teacher"].overrides
+    assert systems["teacher"].overrides["paths.unlabeled"] == str(data.target_train)
+    assert systems["student_all"].overrides["paths.train"] == str(tmp_path / "picked" / "all.spacy")
+    assert systems["self_train_all"].overrides["paths.train"] == str(tmp_path / "picked" / "hard.spacy")
+
+
+def test_students_need_the_teacher():
+    with pytest.raises(ValueError, match="add teacher"):
+        check_systems(["source_only", "student_picked"])
+    with pytest.raises(ValueError, match="unknown systems"):
+        check_systems(["teacher", "student"])
+
+
+def test_comparison_table_pairs_by_seed():
+    def run(system, seed, f):
+        return RunResult(system, seed, "c.cfg", 10, 1, 1.0, 0.5, test={"ents_f": f})
+
+    results = [run("source_only", 0, 0.50), run("source_only", 1, 0.60), run("teacher", 0, 0.55), run("teacher", 1, 0.62)]
+    table = comparison_table(results).splitlines()
+    assert len(table) == 2 + len(COMPARISONS)
+    assert table[2] == "| teacher | source_only | 0,1 | 58.50 ± 4.95 | 55.00 ± 7.07 | +3.50 [-15.56, +22.56] 2/0 |"
+    assert table[3] == "| teacher | control | - | 58.50 ± 4.95 | - | - |"
+
+
+def test_a_picked_set_of_other_teachers_is_refused(workflow, corpora, tiny_encoder):
+    folder, _, _ = workflow
+    args = ["advpicker", str(folder.parent), "--encoder", str(tiny_encoder), *corpus_options(corpora), "--seeds", "0",
+            "--selections", "source", "--systems", "teacher,self_train_all", *STEPS, "--threads", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "was picked by other teachers" in result.output and "use another OUTPUT" in result.output
