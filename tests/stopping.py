@@ -14,7 +14,14 @@ from typing import Optional, Tuple
 READY = "READY"
 
 PRELUDE = f'''
+import signal
 import time
+
+# A test run started under nohup or as a background job ignores SIGHUP or SIGINT, and the child
+# would inherit that: give it the handlers a process started from a terminal has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pause(seconds: float = 60.0) -> None:

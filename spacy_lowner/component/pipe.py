@@ -13,7 +13,7 @@ from spacy.vocab import Vocab
 from thinc.api import Config, ConfigValidationError, Model, Optimizer, get_torch_default_device, set_dropout_rate
 from thinc.types import Floats2d, Ints1d
 
-from ..errors import ModelLoadError, TrainingDivergedError
+from ..errors import ModelLoadError, TrainingDivergedError, setting_error
 from ..model.architectures import check_loaded, head_module, predict_with_marginals
 from ..model.batch import training_batch
 from ..model.channels import missing_channel
@@ -279,7 +279,10 @@ class LowNERTagger(TrainablePipe):
         for key, channel in sorted(needed):
             problem = missing_channel(channel, examples, self.scheme.tags)
             if problem:
-                raise ValueError(f"{self.name}: objective '{key}' needs the channel '{channel}', but {problem}")
+                raise setting_error(
+                    self.name, f"components.{self.name}.objectives.{key}",
+                    f"{self.name}: objective '{key}' needs the channel '{channel}', but {problem}",
+                )
 
     def predict(self, docs: Iterable[Doc]) -> List[Ints1d]:
         with self.runner.prediction_weights(self.head):

@@ -10,8 +10,9 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
 import torch
+from confection import ConfigValidationError
 
-from ..errors import TrainingDivergedError
+from ..errors import TrainingDivergedError, setting_error
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
 from ..objectives import Objective
@@ -39,8 +40,17 @@ class ObjectiveRunner:
         self.non_finite_batches = 0  # in a row; see loss()
 
     def initialize(self, context: ObjectiveContext) -> None:
-        for objective in self.objectives.values():
-            objective.initialize(context)
+        """Initialise each objective. What an objective refuses there (a head without the
+        module it reads, domains the corpora lack) is a setting of the user's config: it is
+        raised as a setting error naming the objective's block, which `spacy train` prints as
+        one block instead of a traceback."""
+        for key, objective in self.objectives.items():
+            try:
+                objective.initialize(context)
+            except ConfigValidationError:
+                raise
+            except ValueError as err:
+                raise setting_error(self.component, f"components.{self.component}.objectives.{key}", str(err)) from None
 
     def loss(self, batch: TaggerBatch, head: TaggerHead, step: int) -> Dict[str, torch.Tensor]:
         """Every objective's terms on this batch, by reported name (`<key>_<term>`); empty when

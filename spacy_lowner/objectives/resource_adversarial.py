@@ -107,6 +107,12 @@ class ResourceAdversarialObjective(Objective):
     def initialize(self, context: ObjectiveContext) -> None:
         head = context.head
         widths = head.stack_widths()
+        if self.reads_setting is None and not head.module_names:
+            raise ValueError(
+                f"{self.name}: the {context.component} head has no head module for the discriminator to read "
+                "(DATNet's shared BiLSTM); compose a head part (configs/parts/head_bilstm.cfg), or set "
+                'reads = "input" to read the tok2vec output'
+            )
         self.reads = self.reads_setting or list(widths)[-1]
         if self.reads not in widths:
             raise ValueError(
@@ -171,7 +177,7 @@ def make_resource_adversarial(
     reversal_start, reversal_warmup: the strength is 0 before step reversal_start, then rises
         linearly to `reversal` over reversal_warmup steps (0, 0: from the first step, as DATNet).
     reads: the head module whose output is pooled (its block name, or "input" for the tok2vec
-        output); null: the last module of the head's stack.
+        output); null: the last module of the head's stack, which must have one.
     """
     return ResourceAdversarialObjective(
         weight=weight,

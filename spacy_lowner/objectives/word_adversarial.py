@@ -23,7 +23,6 @@ map, so the map stays the adversary's alignment and cannot become an English-onl
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from confection import ConfigValidationError
 from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
@@ -32,6 +31,7 @@ from ..layers.losses import doc_mean
 from ..layers.mlp import MLP
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
+from ..errors import setting_error
 from ..registry import lowner_objectives
 from ..settings import Fraction, NonNegativeFloat, PositiveInt, finite_float
 from .base import Objective, ObjectiveContext
@@ -106,7 +106,7 @@ class WordAdversarialObjective(Objective):
         modules = head.stack_modules
         setting = f"components.{component}.objectives.{self.name}.reads"
         if self.reads not in modules:
-            raise _setting_error(
+            raise setting_error(
                 self.name,
                 setting,
                 f"the {component} head has no module {self.reads!r} (its modules: {', '.join(modules) or 'none'}); "
@@ -116,14 +116,14 @@ class WordAdversarialObjective(Objective):
         module = modules[self.reads]
         mapped = getattr(module, "domains", None)
         if mapped is not None and self.source not in mapped:
-            raise _setting_error(
+            raise setting_error(
                 self.name,
                 f"components.{component}.objectives.{self.name}.source",
                 f"the module {self.reads!r} maps the docs of {', '.join(mapped)}, not the source domain {self.source!r}; "
                 "give the map the source's domain, or the objective the map's",
             )
         if not any(p.requires_grad for p in module.parameters()):
-            raise _setting_error(self.name, setting, f"the module {self.reads!r} has no weights for the adversary to train")
+            raise setting_error(self.name, setting, f"the module {self.reads!r} has no weights for the adversary to train")
         return module
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
@@ -190,14 +190,6 @@ class WordAdversarialObjective(Objective):
 
     def report(self) -> Dict[str, float]:
         return {"discriminator": self.discriminator_loss}
-
-
-def _setting_error(objective: str, setting: str, message: str) -> ConfigValidationError:
-    """A setting the head contradicts, raised while the pipeline initialises: `spacy train`
-    prints it as one block, as it does its config errors, instead of a traceback."""
-    return ConfigValidationError(
-        title=f"{objective}: bad setting", errors=[{"loc": [setting], "msg": message}], show_config=False
-    )
 
 
 @lowner_objectives("spacy_lowner.word_adversarial.v1")

@@ -21,8 +21,8 @@ from spacy.training import Example
 from spacy.training.batchers import Sizing, minibatch_by_words
 from spacy.util import registry
 
+from ..errors import setting_error
 from ..model.channels import doc_domain
-from .readers import setting_error
 
 Batcher = Callable[[Iterable[Example]], Iterator[List[Example]]]
 

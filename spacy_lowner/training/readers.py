@@ -6,7 +6,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Union
 
-from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
@@ -17,6 +16,7 @@ from ..corpora.convert import FORMATS, read_docs
 from ..corpora.docs import tokens_only
 from ..corpora.errors import CorpusFormatError, read_lines
 from ..corpora.text import read_json_rows, read_jsonl, read_text
+from ..errors import setting_error
 from ..model.channels import set_domain
 
 # The unlabeled inputs MixedCorpus reads (and `python -m spacy_lowner sample` writes).
@@ -360,14 +360,6 @@ def _read_block(block: CorpusBlock, nlp: Language) -> Iterator[Doc]:
         return read_unlabeled(block.path, nlp)
     docs = read_docs(block.format, block.path, nlp, lang=block.lang or None)
     return docs if block.labeled else (tokens_only(doc) for doc in docs)
-
-
-def setting_error(reader: str, setting: str, message: str) -> ConfigValidationError:
-    """An error in a reader's settings, raised while spaCy resolves the config: `spacy train`
-    then prints it as one block, as it does its own config errors, instead of a traceback."""
-    return ConfigValidationError(
-        title=f"{reader}: bad setting", errors=[{"loc": [setting], "msg": message}], show_config=False
-    )
 
 
 def existing_file(reader: str, setting: str, path: Union[str, Path], suffixes: Sequence[str] = ()) -> Path:

@@ -29,6 +29,7 @@ UNDER_TEST = REGISTERED + [DOMAIN_PROBE]
 # The head modules an objective reads with its default settings: its pipeline's head has them.
 HEAD_MODULES = {
     "spacy_lowner.word_adversarial.v1": {"map": {"@lowner_head_modules": "spacy_lowner.domain_map.v1", "domains": ["source"]}},
+    "spacy_lowner.resource_adversarial.v1": {"bilstm": {"@lowner_head_modules": "spacy_lowner.bilstm.v1", "width": 8}},
 }
 
 

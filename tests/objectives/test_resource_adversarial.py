@@ -140,6 +140,13 @@ def test_a_head_without_the_module_it_reads_is_a_one_line_error(two_corpora, sma
         initialized(two_corpora, small_cnn, DATNET_F, {"resource_adversarial": {**GRAD, "reads": "shared"}})
 
 
+def test_a_head_without_modules_must_name_the_input_it_reads(two_corpora, small_cnn):
+    with pytest.raises(ValueError, match="head has no head module for the discriminator to read"):
+        initialized(two_corpora, small_cnn, {}, {"resource_adversarial": GRAD})
+    nlp, _, _ = initialized(two_corpora, small_cnn, {}, {"resource_adversarial": {**GRAD, "reads": "input"}})
+    assert nlp.get_pipe("lowner_ner").objectives["resource_adversarial"].reads == "input"
+
+
 def test_docs_without_domains_or_of_other_domains_are_a_one_line_error(two_corpora, small_cnn):
     vocab, source, target, _ = two_corpora
     nlp = make_pipeline(vocab, small_cnn, DATNET_F, {"resource_adversarial": GRAD})
