@@ -33,7 +33,7 @@ from spacy.training import Example
 from spacy_lowner.model.scoring import score_entities
 from spacy_lowner.tools.outputs import write_files
 from spacy_lowner.training.picking import (
-    DEFAULT_RHO, choose_teachers, language_independence, pick, teacher_pass, teacher_tags, top_rho,
+    DEFAULT_RHO, choose_teachers, language_scores, pick, teacher_pass, teacher_tags, top_rho,
 )
 from spacy_lowner.training.pseudo_labels import find_tagger, pseudo_label
 
@@ -285,8 +285,7 @@ def pick_sets(
 
 def _picked_indices(passes: Sequence, chosen: numpy.ndarray, rho: float) -> numpy.ndarray:
     """The indices of the docs `pick` keeps: the top rho by the chosen teacher's 1 - |p - 0.5|."""
-    probability = [passes[teacher].source_probability[i] for i, teacher in enumerate(chosen)]
-    return top_rho(language_independence(probability), rho)
+    return top_rho(language_scores(passes, chosen)[1], rho)
 
 
 def _unpicked(hard: Sequence[Doc], gold: Sequence[Doc], kept: set) -> Tuple[List[Doc], List[Doc]]:

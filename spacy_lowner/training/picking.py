@@ -143,14 +143,20 @@ def choose_teachers(passes: Sequence[TeacherPass]) -> numpy.ndarray:
     return numpy.argmax(numpy.nan_to_num(sureness, nan=-1.0), axis=0)
 
 
+def language_scores(passes: Sequence[TeacherPass], chosen: numpy.ndarray) -> Tuple[numpy.ndarray, numpy.ndarray]:
+    """Each doc's mean P(source) under the teacher chosen for it, and the score picking ranks
+    by, 1 - |p - 0.5| (NaN for an empty doc)."""
+    probability = numpy.array([passes[t].source_probability[i] for i, t in enumerate(chosen)], dtype="float64")
+    return probability, language_independence(probability)
+
+
 def pick(
     docs: Sequence[Doc], passes: Sequence[TeacherPass], tags: Sequence[str], rho: float = DEFAULT_RHO
 ) -> Tuple[List[Doc], PickReport]:
     """The picked docs (copies with their tokens and the chosen teacher's soft labels, in doc
     order) and a PickReport."""
     chosen = choose_teachers(passes)
-    probability = numpy.array([passes[t].source_probability[i] for i, t in enumerate(chosen)], dtype="float64")
-    scores = language_independence(probability)
+    probability, scores = language_scores(passes, chosen)
     kept = top_rho(scores, rho)
     picked = [set_teacher(tokens_only(docs[i]), tags, passes[chosen[i]].marginals[i]) for i in kept]
     left_out = numpy.setdiff1d(numpy.flatnonzero(~numpy.isnan(scores)), kept)
