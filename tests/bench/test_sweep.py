@@ -295,16 +295,18 @@ def test_reports_keep_the_runs_of_other_sweeps_in_the_folder(tmp_path, train_pat
     assert "| 0.5 | 0 | 50.00 | - | 60.00 | - | +10.00 1/0 |" in lines
 
 
+def fake_train_run(config, output, seed, overrides, gpu_id, log):
+    """A training that writes a model-best with dev F1 0.5, in no time."""
+    (output / "model-best").mkdir(parents=True)
+    (output / "model-best" / "meta.json").write_text(json.dumps({"performance": {"ents_f": 0.5}}))
+    return {"steps": 10, "epochs": 1, "train_seconds": 1.0, "dev_curve": [(10, 0.5)], "train_command": "python -m spacy train x"}
+
+
 def test_each_new_run_records_its_split_and_the_commands(tmp_path, train_path, monkeypatch):
     """The split's labeled docs (count and the hash of their sorted indices), the `spacy
     train` command and the bench command are in result.json and results.json."""
 
-    def train_run(config, output, seed, overrides, gpu_id, log):
-        (output / "model-best").mkdir(parents=True)
-        (output / "model-best" / "meta.json").write_text(json.dumps({"performance": {"ents_f": 0.5}}))
-        return {"steps": 10, "epochs": 1, "train_seconds": 1.0, "dev_curve": [(10, 0.5)], "train_command": "python -m spacy train x"}
-
-    monkeypatch.setattr("bench.runs.train_run", train_run)
+    monkeypatch.setattr("bench.runs.train_run", fake_train_run)
     monkeypatch.setattr("bench.runs.evaluate_model", lambda model, test, texts: {"ents_f": 0.4})
     output = tmp_path / "out"
     found = sweep(missing(tmp_path, "a"), output, train_path)
@@ -374,9 +376,7 @@ def test_a_count_plan_is_count_major_in_folders_of_its_own(tmp_path):
 def test_a_count_sweep_records_each_runs_split_with_its_types_and_restores_on_a_fresh_clone(tmp_path, train_path, monkeypatch):
     def train_run(config, output, seed, overrides, gpu_id, log):
         assert overrides["paths.train"] == str(tmp_path / "out" / "splits" / "n10-seed3" / "labeled.spacy")
-        (output / "model-best").mkdir(parents=True)
-        (output / "model-best" / "meta.json").write_text(json.dumps({"performance": {"ents_f": 0.5}}))
-        return {"steps": 10, "epochs": 1, "train_seconds": 1.0, "dev_curve": [(10, 0.5)], "train_command": "python -m spacy train x"}
+        return fake_train_run(config, output, seed, overrides, gpu_id, log)
 
     monkeypatch.setattr("bench.runs.train_run", train_run)
     monkeypatch.setattr("bench.runs.evaluate_model", lambda model, test, texts: {"ents_f": 0.4})
