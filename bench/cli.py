@@ -26,7 +26,7 @@ from .ratios import UNLABELED_POOLS, make_split, split_folder
 from .reports import BenchmarkReport, RatioReport, Report, write_reports
 from .sweep import SplitMismatchError, Sweep, SweepData, plan
 from .systems import (
-    OptionError, System, kl_phase_comparisons, parse_best_of, parse_kl_phase, parse_numbers, parse_pairs, parse_self_training,
+    OptionError, System, kl_phase_comparisons, parse_best_of, parse_comparisons, parse_kl_phase, parse_numbers, parse_pairs, parse_self_training,
     parse_systems,
 )
 from .tables import benchmark_table, ratio_table
@@ -213,6 +213,11 @@ def ratios_command(
         "same base and pairs) and its base."
     ),
     best_of: List[str] = BEST_OF_OPTION,
+    compare: List[str] = typer.Option(
+        [], "--compare", help="NAME=OTHER[,OTHER...], repeated: a table of NAME's paired differences from each OTHER "
+        "(systems or --best-of rows with runs in OUTPUT), besides the baseline and the control: a method against its "
+        "compute-matched baselines."
+    ),
     dedup_test: bool = DEDUP_TEST_OPTION,
     override: List[str] = OVERRIDE_OPTION,
     cost_batches: int = typer.Option(
@@ -235,6 +240,7 @@ def ratios_command(
     try:
         parse_self_training(self_train, systems)
         parse_kl_phase(kl_phase, systems)
+        comparisons = parse_comparisons(compare)
     except OptionError as err:
         fail(str(err))
     if unlabeled_pool not in UNLABELED_POOLS:
@@ -252,7 +258,7 @@ def ratios_command(
     _use_gpu(gpu_id)
     data = SweepData(train, dev, test, extra_unlabeled, unlabeled_pool, dedup_test)
     sweep = Sweep(systems, output, data, overrides, gpu_id=gpu_id, bench_command=_bench_command(), log=msg.text)
-    report = RatioReport(baseline or None, control or None, title, best_of_rows, kl_phase_comparisons(systems))
+    report = RatioReport(baseline or None, control or None, title, best_of_rows, kl_phase_comparisons(systems), comparisons)
     results = _run(sweep, plan(list(systems), seed_list, ratio_list, count_list), report, train_missing=not report_only)
     msg.good(f"Wrote {output / 'results.json'}, {output / 'results.md'} and {output / 'f1_by_ratio.png'}")
     print(ratio_table(report.rows(results), baseline or None, control or None))

@@ -12,8 +12,8 @@ from .cost import cost_table
 from .kl_phase import LAST
 from .plots import plot_ratios
 from .runs import RunResult, write_record
-from .tables import (benchmark_table, budget_table, continuation_table,
-                     metric_table, ratio_table)
+from .tables import (benchmark_table, budget_table, comparison_table,
+                     continuation_table, metric_table, ratio_table)
 
 # What the _dedup scores are (bench/runs.py evaluate_model), said above their table.
 DEDUP_TITLE = "Test entity F1 (%) without the test sentences whose text is in train (ents_f_dedup):"
@@ -40,6 +40,7 @@ class Report:
     best_of: Dict[str, List[str]] = field(default_factory=dict)  # best-of row -> its systems
     # kl-phase system -> (its base, its control or None): bench/systems.py kl_phase_comparisons
     continuations: Dict[str, Tuple[str, Optional[str]]] = field(default_factory=dict)
+    comparisons: Dict[str, List[str]] = field(default_factory=dict)  # --compare: system -> the systems it is compared with
 
     def rows(self, results: List[RunResult]) -> List[RunResult]:
         """The runs and, after them, the best-of rows derived from them."""
@@ -82,6 +83,8 @@ class RatioReport(Report):
         for metric, title in TOKEN_TITLES.items():
             if _has(rows, metric):
                 sections += [title, ratio_table(rows, self.baseline, self.control, metric=metric)]
+        if self.comparisons:
+            sections += self.comparison_sections(rows)
         if self.continuations:
             sections += self.continuation_sections(rows)
         sections += ["Best dev checkpoint of each run:", budget_table(rows)]
@@ -89,6 +92,15 @@ class RatioReport(Report):
         if cost_file.exists():
             sections.append(cost_table(json.loads(cost_file.read_text())).rstrip("\n"))
         return "\n\n".join(sections) + "\n"
+
+    def comparison_sections(self, rows: List[RunResult]) -> List[str]:
+        """The --compare pairs, on all of test and, with --dedup-test, without its repeats of train."""
+        sections = []
+        for metric, title in (("ents_f", "Test entity F1 (%)"), ("ents_f_dedup", DEDUP_TITLE.rstrip(":"))):
+            if _has(rows, metric):
+                sections += [f"{title}, the asked comparisons (--compare), paired over seeds: mean [95% t-interval] wins/losses:",
+                             comparison_table(rows, self.comparisons, metric)]
+        return sections
 
     def continuation_sections(self, rows: List[RunResult]) -> List[str]:
         """The kl-phase systems against their controls and bases, on each score the runs have

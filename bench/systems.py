@@ -203,6 +203,20 @@ def parse_systems(specs: List[str], sets: List[str] = ()) -> Dict[str, System]:
     return systems
 
 
+def parse_comparisons(specs: List[str]) -> Dict[str, List[str]]:
+    """NAME=OTHER[,OTHER...] specs: NAME's paired differences from each OTHER, besides the
+    baseline and the control (a method against its compute-matched baselines). Any system or
+    best-of row whose runs the folder holds, those of earlier sweeps into it too, so the names
+    are checked against the runs when the report is written, not here."""
+    comparisons: Dict[str, List[str]] = {}
+    for name, value in parse_pairs(specs, "--compare").items():
+        others = [item.strip() for item in value.split(",") if item.strip()]
+        if not others or name in others or len(set(others)) < len(others):
+            raise OptionError(f"--compare must look like NAME=OTHER[,OTHER...] with different systems, got {name}={value}")
+        comparisons[name] = others
+    return comparisons
+
+
 def parse_best_of(specs: List[str], systems: Dict[str, System]) -> Dict[str, List[str]]:
     """NAME=SYSTEM,SYSTEM[,...] specs: a derived row NAME that, per split, takes the run of
     those systems with the highest dev F1 (bench/best_of.py). Two systems at least, each one

@@ -135,6 +135,18 @@ def continuation_table(
     return "\n".join(lines)
 
 
+def comparison_table(results: List[RunResult], comparisons: Dict[str, List[str]], metric: str = "ents_f") -> str:
+    """Per ratio (or count), a row per asked comparison (name -> the systems it is compared
+    with) where both have runs: the paired difference over the seeds both finished."""
+    lines = [f"| {size_column(results)} | comparison | difference |", "|---|---|---|"]
+    for size, runs in by_ratio(results).items():
+        for system, others in comparisons.items():
+            for other in others:
+                if system in runs and other in runs:
+                    lines.append(f"| {size:g} | {system} − {other} | {_difference(runs[system], runs[other], metric)} |")
+    return "\n".join(lines)
+
+
 def budget_table(results: List[RunResult]) -> str:
     """Where the best dev checkpoint was, per ratio and system: a best step near the last one
     means the run had not reached its plateau."""

@@ -13,8 +13,11 @@ from .head_module import HeadModule, HeadModuleBuilder, rows_of
 def nearest_orthogonal(weight: torch.Tensor) -> torch.Tensor:
     """U V^T for weight = U S V^T: the orthogonal matrix closest to `weight` in Frobenius norm
     (the Procrustes solution), the projection the cross-lingual paper applies after each step."""
-    u, _, vh = torch.linalg.svd(weight)
-    return u @ vh
+    # In float64: LAPACK's float32 SVD fails to converge ("too many repeated singular values")
+    # on some near-identity matrices, where every singular value is about 1, which is where the
+    # map starts (384 wide, after one step in the learning-rate warmup).
+    u, _, vh = torch.linalg.svd(weight.double())
+    return (u @ vh).to(weight.dtype)
 
 
 class DomainMap(HeadModule):

@@ -193,9 +193,17 @@ class TaggerHead(nn.Module):
                 outputs[name] = module(last_output(outputs), mask, resolved)
         return outputs
 
-    def stack_widths(self) -> Dict[str, int]:
-        """The width of each of `stack_outputs`, by the same names."""
-        return {INPUT: self.input_width, **{name: module.output_width for name, module in self.stack_modules.items()}}
+    def width_at(self, name: str) -> int:
+        """The width of `stack_outputs()[name]`: "input" (the encoder's output) or a head
+        module's block name. Any other name is a ValueError naming the choices (an objective's
+        `reads` setting)."""
+        widths = {INPUT: self.input_width, **{key: module.output_width for key, module in self.stack_modules.items()}}
+        if name not in widths:
+            raise ValueError(
+                f"reads = {name!r}, but the head has no such module (it has: {', '.join(widths)}); compose a head "
+                "part (configs/parts/head_bilstm.cfg) or read one of those"
+            )
+        return widths[name]
 
     @property
     def stack_modules(self) -> Dict[str, nn.Module]:

@@ -13,10 +13,9 @@ text) share the batches; docs of any other domain are left out of both players' 
   head module's output by its block name. It is kept with the pipeline (`TaggerHead.keep_module`,
   kind `spacy_lowner.mlp.v1`) so that `python -m spacy_lowner pick` can score target sentences.
 - Its own optimizer (Adam at `discriminator_learning_rate`, the code's AdamW without weight
-  decay): its loss is computed on detached vectors and its gradient taken with
-  `torch.autograd.grad`, kept in `batch_accepted` and stepped in `after_step`, after the
-  component's optimizer has stepped; between the two its parameters hold no `.grad`, so spaCy's
-  optimizer (which steps every torch parameter that has one) never moves them.
+  decay; a `SideOptimizer`): its loss is computed on detached vectors, its gradient held until
+  the batch is accepted and stepped after the component's optimizer has stepped; its parameters
+  hold no `.grad` in between, so spaCy's optimizer never moves them.
 - Encoder term: the same discriminator with FLIPPED labels (source 0, target 1; the code's
   generator update, not gradient reversal), through a copy of the discriminator's weights cut
   from the graph: its gradient reaches the token vectors (and through them the encoder) only.
@@ -29,6 +28,7 @@ one optimizer steps the summed gradient, so `weight` is the adversarial gradient
 update: `weight = 0.01 * |g_ner| / |g_adv|` at the encoder output (`python -m bench gradients`)
 gives the code's ratio; with gradients of equal norm that is 0.01, the default.
 """
+import warnings
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -42,6 +42,7 @@ from ..model.head import INPUT, TaggerHead
 from ..registry import lowner_objectives
 from ..settings import Fraction, NonNegativeFloat, PositiveInt
 from .base import Objective, ObjectiveContext
+from .side_optimizer import SideOptimizer
 
 DISCRIMINATOR_KIND = "spacy_lowner.mlp.v1"
 
@@ -69,12 +70,10 @@ class LanguageAdversarialObjective(Objective):
         self.hidden_width = hidden_width
         self.dropout = dropout
         self.discriminator_learning_rate = discriminator_learning_rate
-        self.optimizer: Optional[torch.optim.Optimizer] = None
         self.discriminator: Optional[nn.Module] = None
+        self.discriminator_updates: Optional[SideOptimizer] = None
         self.discriminator_loss = 0.0
         self.discriminator_accuracy = 0.0
-        self._pending: List[torch.Tensor] = []  # the last batch's discriminator gradients
-        self._accumulated: List[torch.Tensor] = []  # of the accepted batches since the last step
 
     @property
     def discriminator_name(self) -> str:
@@ -88,12 +87,14 @@ class LanguageAdversarialObjective(Objective):
         self.discriminator = head.keep_module(
             self.discriminator_name,
             DISCRIMINATOR_KIND,
-            input_width=read_width(head, self.reads),
+            input_width=head.width_at(self.reads),
             hidden_width=self.hidden_width,
             output_width=1,
             dropout=self.dropout,
         )
-        self.optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate)
+        self.discriminator_updates = SideOptimizer(
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate)
+        )
 
     def source_probabilities(
         self, head: TaggerHead, vectors: torch.Tensor, mask: torch.Tensor, domains: Optional[List[Optional[str]]] = None
@@ -104,7 +105,7 @@ class LanguageAdversarialObjective(Objective):
         return torch.sigmoid(head.kept_module(self.discriminator_name)(inputs).squeeze(-1)) * mask
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        self._pending = []
+        self.discriminator_updates.discard()
         source, target = batch.domain_tokens([self.source_domain]), batch.domain_tokens([self.target_domain])
         if not bool(source.any() or target.any()):
             return {}
@@ -123,37 +124,24 @@ class LanguageAdversarialObjective(Objective):
         self, vectors: torch.Tensor, is_source: torch.Tensor, source: torch.Tensor, target: torch.Tensor
     ) -> None:
         """The discriminator's loss on (detached) token vectors and its gradient w.r.t. its own
-        weights only; `batch_accepted` keeps it."""
+        weights only, held until the batch is accepted."""
         logits = self.discriminator(vectors).squeeze(-1)
         losses = F.binary_cross_entropy_with_logits(logits, is_source, reduction="none")
         loss = token_mean(losses, source) + token_mean(losses, target)
-        if not torch.isfinite(loss):
+        if not self.discriminator_updates.hold_loss(loss):
             return  # a broken batch must not reach the discriminator's optimizer
-        params = list(self.discriminator.parameters())
-        self._pending = list(torch.autograd.grad(loss, params))
         tokens = source | target
         correct = ((logits > 0) == (is_source > 0.5)) & tokens
         self.discriminator_loss = float(loss.detach())
         self.discriminator_accuracy = float(correct.sum()) / max(int(tokens.sum()), 1)
 
     def batch_accepted(self) -> None:
-        # Summed here, not in the parameters' .grad: spaCy's optimizer steps every parameter
-        # that has one, and it steps before after_step.
-        if self._pending:
-            if self._accumulated:
-                self._accumulated = [total + grad for total, grad in zip(self._accumulated, self._pending)]
-            else:
-                self._accumulated = self._pending
-        self._pending = []
+        self.discriminator_updates.accept()
 
     def after_step(self) -> None:
-        if not self._accumulated:
-            return
-        for param, grad in zip(self.discriminator.parameters(), self._accumulated):
-            param.grad = grad
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self._accumulated = []
+        why = self.discriminator_updates.step()
+        if why:
+            warnings.warn(f"{self.name}: skipped a discriminator step that {why}")
 
     def report(self) -> Dict[str, float]:
         return {"discriminator": self.discriminator_loss, "accuracy": self.discriminator_accuracy}
@@ -162,17 +150,6 @@ class LanguageAdversarialObjective(Objective):
 def token_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The mean of `values` (B, T) over the tokens in `mask`; 0 (with a gradient path) for none."""
     return (values * mask).sum() / mask.sum().clamp(min=1)
-
-
-def read_width(head: TaggerHead, reads: str) -> int:
-    """The width of the token vectors at `reads`: the encoder's output or a head module's."""
-    widths = head.stack_widths()
-    if reads not in widths:
-        raise ValueError(
-            f"language_adversarial: reads = {reads!r} is neither {INPUT!r} nor a head module of this model "
-            f"(its modules: {', '.join(head.module_names) or 'none'})"
-        )
-    return widths[reads]
 
 
 def _check_domains_present(context: ObjectiveContext, domains: Tuple[str, str]) -> None:

@@ -106,21 +106,16 @@ class ResourceAdversarialObjective(Objective):
 
     def initialize(self, context: ObjectiveContext) -> None:
         head = context.head
-        widths = head.stack_widths()
         if self.reads_setting is None and not head.module_names:
             raise ValueError(
                 f"{self.name}: the {context.component} head has no head module for the discriminator to read "
                 "(DATNet's shared BiLSTM); compose a head part (configs/parts/head_bilstm.cfg), or set "
                 'reads = "input" to read the tok2vec output'
             )
-        self.reads = self.reads_setting or list(widths)[-1]
-        if self.reads not in widths:
-            raise ValueError(
-                f"{self.name}: reads {self.reads!r}, but the {context.component} head has no such module "
-                f"(it has: {', '.join(widths)}); compose a head part (configs/parts/head_bilstm.cfg) or set `reads`"
-            )
+        self.reads = self.reads_setting or head.module_names[-1]
+        width = head.width_at(self.reads)
         self._check_domains(context)
-        head.add_training_module(self.module_name, ResourceClassifier(widths[self.reads], len(self.domains)))
+        head.add_training_module(self.module_name, ResourceClassifier(width, len(self.domains)))
         self.alpha = self.alpha.to(head.device)
 
     def _check_domains(self, context: ObjectiveContext) -> None:

@@ -12,8 +12,8 @@ batch's padding mask. Paper: Seq-GAN-BERT; losses as in its parent GAN-BERT (Cro
   eta = (n_labeled / batch size) ** beta. Both terms are on the platform's scale (a sum over a
   doc's tokens, averaged over docs), like the CRF's negative log-likelihood; GAN-BERT
   averages them over tokens, which made them ~55x weaker than the supervised loss here.
-- Generator (its own torch optimizer, stepped after the component's optimizer step, with
-  the gradients of the batches whose summed loss was finite): -log(1 - p_fake(fake tokens))
+- Generator (its own torch optimizer, a `SideOptimizer` stepped after the component's
+  optimizer step, with the gradients of the batches whose summed loss was finite): -log(1 - p_fake(fake tokens))
   + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature matching). Its gradient is
   taken with `torch.autograd.grad` w.r.t. the generator's parameters only, so the generator
   step never writes into the encoder or the discriminator.
@@ -22,7 +22,7 @@ objective shares, `TaggerBatch.hidden`) and once on the fakes; both players' ter
 At prediction the fake logit is not used: decoding goes through the head's decoder.
 """
 import warnings
-from typing import Dict, List, Tuple
+from typing import Dict, Optional
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from ..model.head import TaggerHead
 from ..registry import lowner_objectives
 from ..settings import Fraction, NonNegativeFloat, PositiveFloat, PositiveInt
 from .base import Objective, ObjectiveContext
+from .side_optimizer import SideOptimizer
 
 GENERATORS = ("self_attention", "lstm")
 # Generator steps in a row that may fail (non-finite gradient or weights) before training stops.
@@ -119,9 +120,8 @@ class SeqGanObjective(Objective):
         self.beta = beta
         self.generator: nn.Module = nn.Identity()
         self.generator_grad_clip = generator_grad_clip
-        self.generator_optimizer = None
+        self.generator_updates: Optional[SideOptimizer] = None
         self.generator_loss = 0.0
-        self._pending: List[Tuple[torch.Tensor, torch.Tensor]] = []  # (param, grad) of the last batch
         self._failed_steps = 0  # in a row
 
     def initialize(self, context: ObjectiveContext) -> None:
@@ -137,10 +137,12 @@ class SeqGanObjective(Objective):
             generator = LSTMGenerator(self.noise_width, self.generator_width, head.input_width, self.generator_dropout)
         # Kept outside the head, so spaCy's optimizer never sees its parameters.
         self.generator = generator.to(head.device)
-        self.generator_optimizer = torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate)
+        self.generator_updates = SideOptimizer(
+            torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate), self.generator_grad_clip
+        )
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        self._pending = []
+        self.generator_updates.discard()
         mask = batch.mask
         if not bool(mask.any()):
             return {}
@@ -161,44 +163,31 @@ class SeqGanObjective(Objective):
         return {"real": -eta * doc_mean(real_log_not_fake, mask), "fake": -eta * doc_mean(fake_log_p, mask)}
 
     def _generator_gradients(self, fakes: torch.Tensor, fake_input: torch.Tensor, loss: torch.Tensor) -> None:
-        """Compute the generator's gradients for this batch; batch_accepted keeps them."""
-        self._pending = []
+        """Compute the generator's gradients for this batch, held until it is accepted."""
         if not torch.isfinite(loss):
             return  # the discriminator's terms are non-finite too: the batch is skipped
         # d loss / d fakes through the discriminator (its graph is kept for the
         # discriminator's own terms), then on into the generator's parameters only: the
         # head and the encoder get no gradient from this loss.
         (fake_grad,) = torch.autograd.grad(loss, fake_input, retain_graph=True)
-        params = [p for p in self.generator.parameters() if p.requires_grad]
-        self._pending = list(zip(params, torch.autograd.grad(fakes, params, grad_outputs=fake_grad)))
+        self.generator_updates.hold(
+            torch.autograd.grad(fakes, self.generator_updates.params, grad_outputs=fake_grad, allow_unused=True)
+        )
         self.generator_loss = float(loss.detach())
 
     def batch_accepted(self) -> None:
-        for param, grad in self._pending:
-            param.grad = grad if param.grad is None else param.grad + grad
-        self._pending = []
+        self.generator_updates.accept()
 
     def after_step(self) -> None:
-        """Step the generator with what the accepted batches gave it, clipped, and undo a step
-        that breaks its weights: one huge loss must not turn the generator into NaN for the
-        rest of the run."""
-        params = [p for p in self.generator.parameters() if p.grad is not None]
-        if not params:
+        """Step the generator with what the accepted batches gave it, clipped; a step that
+        breaks its weights is undone (SideOptimizer), and too many in a row stop the run."""
+        if not self.generator_updates.has_update:
             return
-        norm = torch.nn.utils.clip_grad_norm_(params, self.generator_grad_clip)
-        if torch.isfinite(norm):
-            before = [p.detach().clone() for p in params]
-            self.generator_optimizer.step()
-            if all(bool(torch.isfinite(p).all()) for p in params):
-                self._failed_steps = 0
-            else:
-                with torch.no_grad():
-                    for param, old in zip(params, before):
-                        param.copy_(old)
-                self._fail_step("made its weights non-finite")
+        why = self.generator_updates.step()
+        if why:
+            self._fail_step(why)
         else:
-            self._fail_step(f"had a non-finite gradient norm ({float(norm)})")
-        self.generator_optimizer.zero_grad(set_to_none=True)
+            self._failed_steps = 0
 
     def _fail_step(self, why: str) -> None:
         self._failed_steps += 1

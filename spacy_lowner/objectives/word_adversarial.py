@@ -20,6 +20,7 @@ With `ner_moves_map = false` (the default) the map's gradient is this objective'
 the summed loss of the other objectives (the NER loss) reaches every other weight but not the
 map, so the map stays the adversary's alignment and cannot become an English-only adapter.
 """
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -27,14 +28,15 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from ..errors import setting_error
 from ..layers.losses import doc_mean
 from ..layers.mlp import MLP
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
-from ..errors import setting_error
 from ..registry import lowner_objectives
 from ..settings import Fraction, NonNegativeFloat, PositiveInt, finite_float
 from .base import Objective, ObjectiveContext
+from .side_optimizer import SideOptimizer
 
 # eps of the smoothed labels: below 0.5, where the two classes' labels would cross.
 Smoothing = finite_float(ge=0, lt=0.5)
@@ -86,10 +88,9 @@ class WordAdversarialObjective(Objective):
         self.ner_moves_map = ner_moves_map
         self.moves_encoder = moves_encoder
         self.discriminator: nn.Module = nn.Identity()
-        self.discriminator_optimizer: Optional[torch.optim.Optimizer] = None
+        self.discriminator_updates: Optional[SideOptimizer] = None
         self.map: nn.Module = nn.Identity()
         self.discriminator_loss = 0.0
-        self._pending: List[tuple] = []  # (D's parameter, its gradient) of the last batch
         self._map_grads: List[tuple] = []  # (map parameter, the grad it must have once accepted)
 
     def initialize(self, context: ObjectiveContext) -> None:
@@ -98,7 +99,9 @@ class WordAdversarialObjective(Objective):
         # Kept outside the head, so that spaCy's optimizer never sees it and it is not saved.
         discriminator = MLP(self.map.output_width, self.hidden_width, 1, self.discriminator_dropout)
         self.discriminator = discriminator.to(head.device)
-        self.discriminator_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate)
+        self.discriminator_updates = SideOptimizer(
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate)
+        )
 
     def _map_module(self, head: TaggerHead, component: str) -> nn.Module:
         """The head module named `reads`, checked: it exists, maps the source domain's docs and
@@ -127,7 +130,8 @@ class WordAdversarialObjective(Objective):
         return module
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
-        self._pending, self._map_grads = [], []
+        self.discriminator_updates.discard()
+        self._map_grads = []
         domains = head.resolve_domains(batch.domains, len(batch.mask))
         is_target = batch.domain_tokens(self.targets, head.default_domain)
         tokens = is_target | batch.domain_tokens([self.source], head.default_domain)
@@ -159,11 +163,10 @@ class WordAdversarialObjective(Objective):
         return self.map(below if self.moves_encoder else below.detach(), batch.mask, domains)
 
     def _discriminator_gradients(self, vectors: torch.Tensor, labels: torch.Tensor, is_target: torch.Tensor) -> None:
-        """D's loss and gradients on this batch; batch_accepted keeps them."""
+        """D's loss and gradients on this batch, held until the batch is accepted."""
         logits = self.discriminator(vectors).squeeze(-1)
         loss = class_balanced_bce(logits, labels, is_target)
-        params = [p for p in self.discriminator.parameters() if p.requires_grad]
-        self._pending = list(zip(params, torch.autograd.grad(loss, params)))
+        self.discriminator_updates.hold_loss(loss)
         self.discriminator_loss = float(loss.detach())
 
     def _keep_map_gradient(self, term: torch.Tensor) -> None:
@@ -176,17 +179,16 @@ class WordAdversarialObjective(Objective):
             self._map_grads.append((param, before if grad is None else before + grad))
 
     def batch_accepted(self) -> None:
-        for param, grad in self._pending:
-            param.grad = grad if param.grad is None else param.grad + grad
+        self.discriminator_updates.accept()
         for param, grad in self._map_grads:
             param.grad = grad
-        self._pending, self._map_grads = [], []
+        self._map_grads = []
 
     def after_step(self) -> None:
         """D's step, with what the accepted batches gave it (the map has just had its own)."""
-        if any(p.grad is not None for p in self.discriminator.parameters()):
-            self.discriminator_optimizer.step()
-            self.discriminator_optimizer.zero_grad(set_to_none=True)
+        why = self.discriminator_updates.step()
+        if why:
+            warnings.warn(f"{self.name}: skipped a discriminator step that {why}")
 
     def report(self) -> Dict[str, float]:
         return {"discriminator": self.discriminator_loss}

@@ -5,6 +5,7 @@ import pytest
 from bench.cost import save_training_cost
 from bench.reports import CONTINUATION_TITLE, DEDUP_TITLE, BenchmarkReport, RatioReport, write_reports
 from bench.runs import RunResult
+from bench.systems import OptionError, parse_comparisons
 from bench.tables import benchmark_table
 
 
@@ -41,6 +42,32 @@ def test_the_method_is_read_against_the_best_of_restarts(tmp_path):
     assert "| 0.1 | supervised_long | 1500 | 750 (750-750) |" in lines
     assert "| 0.1 | best2 | 1000 (2 trainings) | 250 (250-250) |" in lines
     assert [r["system"] for r in json.loads((tmp_path / "results.json").read_text())] == [r.system for r in results]
+
+
+def test_asked_comparisons_pair_the_method_with_each_compute_matched_baseline(tmp_path):
+    results = restarts() + [run("self_train2", 0, 0.30, 0.05), run("supervised_long", 0, 0.28, 0.05)]
+    report = RatioReport(
+        baseline="supervised", best_of={"best2": ["supervised", "restart1"]},
+        comparisons={"self_train2": ["best2", "supervised_long", "restart2"]},
+    )
+    write_reports(results, tmp_path, report)
+    text = (tmp_path / "results.md").read_text()
+    section = text.split("the asked comparisons (--compare)")[1].split("\n\n")[1].splitlines()
+    assert section == [
+        "| ratio | comparison | difference |",
+        "|---|---|---|",
+        "| 0.05 | self_train2 − supervised_long | +2.00 1/0 |",  # one seed: no interval
+        # best2 is 34 and 40 (dev picks restart1 on seed 0, supervised on seed 1): +2 and +4
+        "| 0.1 | self_train2 − best2 | +3.00 [-9.71, +15.71] 2/0 |",
+        "| 0.1 | self_train2 − supervised_long | +2.50 [-3.85, +8.85] 2/0 |",
+    ]  # restart2 has no runs: no row
+
+
+@pytest.mark.parametrize("spec", ["a=", "a=a", "a=b,b", "a"])
+def test_bad_comparisons_are_option_errors(spec):
+    with pytest.raises(OptionError, match="--compare must look like|KEY=VALUE"):
+        parse_comparisons([spec])
+    assert parse_comparisons(["a=b, c"]) == {"a": ["b", "c"]}
 
 
 def test_a_benchmark_report_is_its_table_and_the_dedup_scores_under_it(tmp_path):

@@ -44,3 +44,13 @@ def test_orthogonal_maps_stay_orthogonal_after_optimizer_steps():
 def test_nearest_orthogonal_keeps_an_orthogonal_matrix():
     rotation, _ = torch.linalg.qr(torch.randn(5, 5))
     torch.testing.assert_close(nearest_orthogonal(rotation), rotation, atol=1e-5, rtol=0)
+
+
+def test_nearest_orthogonal_of_a_map_just_off_the_identity():
+    # float32 LAPACK fails to converge on this one (384 wide, as me5's vectors, one small step
+    # from the identity): the map's first re-projection in a real run
+    weight = torch.eye(384) + 1e-6 * torch.randn(384, 384, generator=torch.Generator().manual_seed(17))
+    projected = nearest_orthogonal(weight)
+    assert projected.dtype == torch.float32
+    torch.testing.assert_close(projected.T @ projected, torch.eye(384), atol=1e-5, rtol=0)
+    torch.testing.assert_close(projected, weight, atol=1e-5, rtol=0)

@@ -85,7 +85,7 @@ def test_at_weight_0_only_the_discriminator_trains():
     batch, scheme = language_batch()
     objective, head = objective_and_head(batch, scheme, weight=0.0)
     assert objective(batch, head) == {}
-    assert objective._pending
+    assert objective.discriminator_updates.has_batch
 
 
 def test_the_discriminator_is_kept_with_the_pipeline_and_moved_only_by_its_own_optimizer(weibo_docs, small_cnn, tmp_path):
@@ -98,14 +98,14 @@ def test_the_discriminator_is_kept_with_the_pipeline_and_moved_only_by_its_own_o
         return {name: param.detach().clone() for name, param in discriminator.named_parameters()}
 
     # Its own optimizer at rate 0: spaCy's optimizer (Adam with weight decay) leaves it alone too.
-    objective.optimizer.param_groups[0]["lr"] = 0.0
+    objective.discriminator_updates.optimizer.param_groups[0]["lr"] = 0.0
     start = weights()
     nlp.update(examples[:10], sgd=optimizer)
     nlp.update(examples[10:20], sgd=optimizer)
     assert all(torch.equal(start[name], value) for name, value in weights().items())
     assert not any(name.startswith(f"kept_modules.{objective.discriminator_name}") for _, name in optimizer.nr_update)
     assert any(name == "emission.weight" for _, name in optimizer.nr_update)  # the head did train
-    objective.optimizer.param_groups[0]["lr"] = 0.005
+    objective.discriminator_updates.optimizer.param_groups[0]["lr"] = 0.005
     nlp.update(examples[20:30], sgd=optimizer)
     trained = weights()
     assert not all(torch.equal(start[name], value) for name, value in trained.items())
@@ -124,5 +124,5 @@ def test_settings_are_checked_before_training(weibo_docs, small_cnn):
     batch, scheme = language_batch()
     with pytest.raises(ValueError, match=r"target_domain = 'es', but no training doc has that domain \(they have: source, target\)"):
         objective_and_head(batch, scheme, target_domain="es")
-    with pytest.raises(ValueError, match="reads = 'bilstm' is neither 'input' nor a head module"):
+    with pytest.raises(ValueError, match=r"reads = 'bilstm', but the head has no such module \(it has: input\)"):
         objective_and_head(batch, scheme, reads="bilstm")

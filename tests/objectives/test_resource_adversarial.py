@@ -135,7 +135,7 @@ def test_datnet_p_reads_shared_and_private_and_each_private_part_learns_from_its
 
 
 def test_a_head_without_the_module_it_reads_is_a_one_line_error(two_corpora, small_cnn):
-    message = r"reads 'shared', but the lowner_ner head has no such module \(it has: input, bilstm\)"
+    message = r"reads = 'shared', but the head has no such module \(it has: input, bilstm\)"
     with pytest.raises(ValueError, match=message):
         initialized(two_corpora, small_cnn, DATNET_F, {"resource_adversarial": {**GRAD, "reads": "shared"}})
 

@@ -159,8 +159,8 @@ def test_generator_gradient_across_the_detached_fakes_equals_the_direct_one(init
     direct = torch.autograd.grad(generator_loss(fakes), params, retain_graph=True)
     assert all(bool(grad.any()) for grad in direct)
     stepped = []
-    monkeypatch.setattr(ssgan.generator_optimizer, "step", lambda: stepped.extend(p.grad.clone() for p in params))
-    ssgan.generator_grad_clip = float("inf")  # compare the raw gradients
+    monkeypatch.setattr(ssgan.generator_updates.optimizer, "step", lambda: stepped.extend(p.grad.clone() for p in params))
+    ssgan.generator_updates.grad_clip = float("inf")  # compare the raw gradients
     fake_input = fakes.detach().requires_grad_()
     ssgan._generator_gradients(fakes, fake_input, generator_loss(fake_input))
     ssgan.batch_accepted()
@@ -199,7 +199,7 @@ def test_padding_does_not_reach_the_losses(initialized, mixed_examples):
     ner = nlp.get_pipe("lowner_ner")
     ner.head.eval()  # no dropout, so only the noise differs between calls
     ssgan = ner.objectives["ssgan"]
-    ssgan.generator_optimizer.param_groups[0]["lr"] = 0.0
+    ssgan.generator_updates.optimizer.param_groups[0]["lr"] = 0.0
     batch = batch_for(ner, mixed_examples)
     assert not batch.mask.all()
     torch.manual_seed(1)
@@ -243,7 +243,7 @@ def test_generator_step_that_breaks_its_weights_is_undone(initialized, mixed_exa
     ssgan = ner.objectives["ssgan"]
     before = parameters(ssgan.generator)
     params = list(ssgan.generator.parameters())
-    monkeypatch.setattr(ssgan.generator_optimizer, "step", lambda: params[0].data.fill_(float("nan")))
+    monkeypatch.setattr(ssgan.generator_updates.optimizer, "step", lambda: params[0].data.fill_(float("nan")))
     for attempt in range(MAX_FAILED_GENERATOR_STEPS - 1):
         with pytest.warns(UserWarning, match="generator step"):
             nlp.update(mixed_examples, sgd=optimizer, losses={})
@@ -256,11 +256,11 @@ def test_generator_gradient_is_clipped(initialized, mixed_examples, monkeypatch)
     nlp, _ = initialized()
     ner = nlp.get_pipe("lowner_ner")
     ssgan = ner.objectives["ssgan"]
-    ssgan.generator_grad_clip = 1e-3
+    ssgan.generator_updates.grad_clip = 1e-3
     norms = []
     params = list(ssgan.generator.parameters())
     monkeypatch.setattr(
-        ssgan.generator_optimizer, "step", lambda: norms.append(float(torch.cat([p.grad.flatten() for p in params]).norm()))
+        ssgan.generator_updates.optimizer, "step", lambda: norms.append(float(torch.cat([p.grad.flatten() for p in params]).norm()))
     )
     ssgan(batch_for(ner, mixed_examples), ner.head)
     ssgan.batch_accepted()
