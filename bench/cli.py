@@ -64,6 +64,11 @@ DEDUP_TEST_OPTION = typer.Option(
     False, "--dedup-test", help="Score on test also without the sentences whose text is in --train (ents_f_dedup, a table "
     "of its own): WeiboNER's train repeats 40 of its 270 test sentences."
 )
+RETRAIN_UNSCORED_OPTION = typer.Option(
+    False, "--retrain-unscored", help="With --dedup-test: train again the finished runs of the given systems that were "
+    "scored before --dedup-test existed and whose model is gone (restored from results.json), so every row has the scores "
+    "without test's repeats; the new result replaces the recorded one. A training per such run."
+)
 REPORT_ONLY_OPTION = typer.Option(False, "--report-only", help="Train nothing: report the runs finished in OUTPUT so far.")
 
 
@@ -219,6 +224,7 @@ def ratios_command(
         "compute-matched baselines."
     ),
     dedup_test: bool = DEDUP_TEST_OPTION,
+    retrain_unscored: bool = RETRAIN_UNSCORED_OPTION,
     override: List[str] = OVERRIDE_OPTION,
     cost_batches: int = typer.Option(
         20, help="Batches to time each system's update on (the same batches for all, ratio 0.1 split of the first seed); 0: skip."
@@ -256,7 +262,9 @@ def ratios_command(
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
     _use_gpu(gpu_id)
-    data = SweepData(train, dev, test, extra_unlabeled, unlabeled_pool, dedup_test)
+    if retrain_unscored and not dedup_test:
+        fail("--retrain-unscored trains runs again for the scores of --dedup-test: give --dedup-test too")
+    data = SweepData(train, dev, test, extra_unlabeled, unlabeled_pool, dedup_test, retrain_unscored)
     sweep = Sweep(systems, output, data, overrides, gpu_id=gpu_id, bench_command=_bench_command(), log=msg.text)
     report = RatioReport(baseline or None, control or None, title, best_of_rows, kl_phase_comparisons(systems), comparisons)
     results = _run(sweep, plan(list(systems), seed_list, ratio_list, count_list), report, train_missing=not report_only)

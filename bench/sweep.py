@@ -93,6 +93,9 @@ class SweepData:
     extra_unlabeled: Optional[Path] = None  # more unlabeled text for every ratio split
     unlabeled_pool: str = "all"  # bench/ratios.py UNLABELED_POOLS
     dedup_test: bool = False  # score on test without the sentences train holds too (_dedup)
+    # With dedup_test: a finished run without the _dedup scores and without its model (restored
+    # from results.json) is trained again, its new result replacing the recorded one.
+    retrain_unscored: bool = False
 
     @cached_property
     def train_texts(self) -> FrozenSet[str]:
@@ -152,6 +155,9 @@ class Sweep:
         A kl-phase system continues its base's model-best, which is trained again alike."""
         system = self.systems[cell.system]
         run_dir = self._folder(cell)
+        if self._unscored_without_model(run_dir):
+            self.log(f"{prefix}: recorded without the scores on test less its repeats of train, its model gone: training it again")
+            (run_dir / "result.json").unlink()
         split = self.data.split(self.output, cell.ratio, cell.seed, cell.count)
         settings = self._settings(split)
         stand_in = False  # the teacher's own result, written here for a teacher sure of no doc
@@ -217,6 +223,13 @@ class Sweep:
             system, cell.seed, base_run, self._folder(cell), split, self.data.dev, self.data.test, self.gpu_id, self.log,
             train_texts=self.data.train_texts, bench_command=self.bench_command,
         )
+
+    def _unscored_without_model(self, run_dir: Path) -> bool:
+        """Whether the run is one that `retrain_unscored` trains again."""
+        result_file = run_dir / "result.json"
+        if not (self.data.dedup_test and self.data.retrain_unscored and result_file.exists()):
+            return False
+        return "ents_f_dedup" not in read_result(result_file).test and not (run_dir / "model-best").is_dir()
 
     def _score_dedup(self, result: RunResult, run_dir: Path) -> bool:
         """Add the _dedup scores to a run finished before they were asked for, if its model is

@@ -107,6 +107,37 @@ def test_restarts_a_best_of_row_and_the_records_of_real_runs(tmp_path, weibo_doc
     assert "| 0.5 | best2 | 8 (2 trainings) |" in text and DEDUP_TITLE in text
 
 
+def test_retrain_unscored_trains_again_the_runs_recorded_before_dedup_test(tmp_path, weibo_docs):
+    """A run that results.json records without the _dedup scores (a fresh clone: its model is
+    not kept) stays as recorded, unless --retrain-unscored trains it again."""
+    _, train_docs, dev_docs = weibo_docs
+    train, dev, test = tmp_path / "train.spacy", tmp_path / "dev.spacy", tmp_path / "test.spacy"
+    DocBin(docs=train_docs).to_disk(train)
+    DocBin(docs=dev_docs).to_disk(dev)
+    DocBin(docs=dev_docs + train_docs[:10]).to_disk(test)
+    output = tmp_path / "out"
+    output.mkdir()
+    recorded = {"system": "a", "seed": 0, "config": "a.cfg", "steps": 4, "epochs": 1, "train_seconds": 1.0, "dev_f": 0.5,
+                "test": {"ents_f": 0.123}, "ratio": 0.5}
+    (output / "results.json").write_text(json.dumps([recorded]))
+    args = [
+        "ratios", str(output), "-s", f"a={CONFIGS / 'weibo_cnn.cfg'}", "--train", str(train), "--dev", str(dev),
+        "--test", str(test), "--ratios", "0.5", "--seeds", "0", "--dedup-test", "--cost-batches", "0", "--threads", "1",
+        "-o", "training.max_steps=4", "-o", "training.eval_frequency=2", "-o", "training.patience=4",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads((output / "results.json").read_text())[0]["test"] == {"ents_f": 0.123}  # done before: kept
+    result = CliRunner().invoke(app, [*args[:args.index("--dedup-test")], "--retrain-unscored", *args[args.index("--dedup-test") + 1:]])
+    assert result.exit_code == 1 and "give --dedup-test too" in result.output
+    result = CliRunner().invoke(app, [*args, "--retrain-unscored"])
+    assert result.exit_code == 0, result.output
+    assert "its model gone: training it again" in result.output
+    record = json.loads((output / "results.json").read_text())[0]
+    assert record["steps"] == 4 and "ents_f_dedup" in record["test"] and "train_command" in record
+    assert (output / "runs" / "r0.5" / "a-seed0" / "model-best").is_dir()
+
+
 def test_a_folder_of_runs_on_another_pool_is_refused_in_one_line(tmp_path, weibo_docs):
     """Runs record their split: a sweep over the pool without dev and test texts into a folder
     whose runs used the whole pool stops before mixing them."""
