@@ -26,8 +26,8 @@ from .ratios import UNLABELED_POOLS, make_split, split_folder
 from .reports import BenchmarkReport, RatioReport, Report, write_reports
 from .sweep import SplitMismatchError, Sweep, SweepData, plan
 from .systems import (
-    OptionError, System, kl_phase_comparisons, parse_best_of, parse_comparisons, parse_kl_phase, parse_numbers, parse_pairs, parse_self_training,
-    parse_systems,
+    OptionError, System, kl_phase_comparisons, parse_best_of, parse_comparisons, parse_kl_phase, parse_numbers, parse_pairs,
+    parse_self_training, parse_systems,
 )
 from .tables import benchmark_table, ratio_table
 

@@ -13,10 +13,10 @@ batch's padding mask. Paper: Seq-GAN-BERT; losses as in its parent GAN-BERT (Cro
   doc's tokens, averaged over docs), like the CRF's negative log-likelihood; GAN-BERT
   averages them over tokens, which made them ~55x weaker than the supervised loss here.
 - Generator (its own torch optimizer, a `SideOptimizer` stepped after the component's
-  optimizer step, with the gradients of the batches whose summed loss was finite): -log(1 - p_fake(fake tokens))
-  + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature matching). Its gradient is
-  taken with `torch.autograd.grad` w.r.t. the generator's parameters only, so the generator
-  step never writes into the encoder or the discriminator.
+  optimizer step, with the gradients of the batches whose summed loss was finite):
+  -log(1 - p_fake(fake tokens)) + || mean f(real tokens) - mean f(fake tokens) ||^2 (feature
+  matching). Its gradient is taken with `torch.autograd.grad` w.r.t. the generator's
+  parameters only, so the generator step never writes into the encoder or the discriminator.
 The discriminator runs once per batch on the real tokens (the pass the `supervised`
 objective shares, `TaggerBatch.hidden`) and once on the fakes; both players' terms use it.
 At prediction the fake logit is not used: decoding goes through the head's decoder.
