@@ -262,8 +262,8 @@ def ratios_command(
     seed_list = _numbers(seeds, int, "--seeds")
     _use_threads(threads)
     _use_gpu(gpu_id)
-    if retrain_unscored and not dedup_test:
-        fail("--retrain-unscored trains runs again for the scores of --dedup-test: give --dedup-test too")
+    if retrain_unscored and (report_only or not dedup_test):
+        fail("--retrain-unscored trains runs again for the scores of --dedup-test: give --dedup-test too, and not --report-only")
     data = SweepData(train, dev, test, extra_unlabeled, unlabeled_pool, dedup_test, retrain_unscored)
     sweep = Sweep(systems, output, data, overrides, gpu_id=gpu_id, bench_command=_bench_command(), log=msg.text)
     report = RatioReport(baseline or None, control or None, title, best_of_rows, kl_phase_comparisons(systems), comparisons)

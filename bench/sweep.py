@@ -155,10 +155,12 @@ class Sweep:
         A kl-phase system continues its base's model-best, which is trained again alike."""
         system = self.systems[cell.system]
         run_dir = self._folder(cell)
-        if self._unscored_without_model(run_dir):
+        split = self.data.split(self.output, cell.ratio, cell.seed, cell.count)
+        recorded = self._unscored_without_model(run_dir)
+        if recorded:
+            _check_split(recorded, split, run_dir)  # trained again on the split it was trained on, or not at all
             self.log(f"{prefix}: recorded without the scores on test less its repeats of train, its model gone: training it again")
             (run_dir / "result.json").unlink()
-        split = self.data.split(self.output, cell.ratio, cell.seed, cell.count)
         settings = self._settings(split)
         stand_in = False  # the teacher's own result, written here for a teacher sure of no doc
         if system.self_training and not (run_dir / "result.json").exists():
@@ -176,6 +178,11 @@ class Sweep:
         rescored = not trained and self._score_dedup(result, run_dir)
         new = trained or stand_in or rescored  # new in this sweep either way: the reports are rewritten
         self.log(f"{prefix}: test F1 {100 * (result.test.get('ents_f') or 0.0):.2f}" + ("" if new else " (done before)"))
+        if recorded:
+            # the runs trained from this one's model (self-training students, kl-phase
+            # continuations) are only still its own if training it again reproduced it
+            self.log(f"{prefix}: recorded test F1 {100 * (recorded.test.get('ents_f') or 0.0):.2f}, trained again "
+                     f"{100 * (result.test.get('ents_f') or 0.0):.2f}")
         return new
 
     def _folder(self, cell: Cell) -> Path:
@@ -224,12 +231,13 @@ class Sweep:
             train_texts=self.data.train_texts, bench_command=self.bench_command,
         )
 
-    def _unscored_without_model(self, run_dir: Path) -> bool:
-        """Whether the run is one that `retrain_unscored` trains again."""
+    def _unscored_without_model(self, run_dir: Path) -> Optional[RunResult]:
+        """The recorded result of a run that `retrain_unscored` trains again, else None."""
         result_file = run_dir / "result.json"
         if not (self.data.dedup_test and self.data.retrain_unscored and result_file.exists()):
-            return False
-        return "ents_f_dedup" not in read_result(result_file).test and not (run_dir / "model-best").is_dir()
+            return None
+        result = read_result(result_file)
+        return None if "ents_f_dedup" in result.test or (run_dir / "model-best").is_dir() else result
 
     def _score_dedup(self, result: RunResult, run_dir: Path) -> bool:
         """Add the _dedup scores to a run finished before they were asked for, if its model is
@@ -267,7 +275,6 @@ def _check_split(result: RunResult, split: Split, run_dir: Path) -> None:
             f"{run_dir / 'result.json'} was trained on another split ({result.split}) than this sweep's "
             f"{split.labeled.parent} ({split.record}): sweep into another folder, or remove that run"
         )
-
 
 
 def _check_one_size_kind(output: Path, results: List[RunResult], cells: Sequence[Cell]) -> None:

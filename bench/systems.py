@@ -207,12 +207,15 @@ def parse_comparisons(specs: List[str]) -> Dict[str, List[str]]:
     """NAME=OTHER[,OTHER...] specs: NAME's paired differences from each OTHER, besides the
     baseline and the control (a method against its compute-matched baselines). Any system or
     best-of row whose runs the folder holds, those of earlier sweeps into it too, so the names
-    are checked against the runs when the report is written, not here."""
+    are not checked here: the report names those it found no runs of."""
     comparisons: Dict[str, List[str]] = {}
-    for name, value in parse_pairs(specs, "--compare").items():
+    for spec in specs:
+        name, value = next(iter(parse_pairs([spec], "--compare").items()))
         others = [item.strip() for item in value.split(",") if item.strip()]
-        if not others or name in others or len(set(others)) < len(others):
-            raise OptionError(f"--compare must look like NAME=OTHER[,OTHER...] with different systems, got {name}={value}")
+        if not others or name in others or len(set(others)) < len(others) or name in comparisons:
+            raise OptionError(
+                f"--compare must look like NAME=OTHER[,OTHER...] with different systems, each NAME once, got {name}={value}"
+            )
         comparisons[name] = others
     return comparisons
 

@@ -144,7 +144,9 @@ def comparison_table(results: List[RunResult], comparisons: Dict[str, List[str]]
             for other in others:
                 if system in runs and other in runs:
                     lines.append(f"| {size:g} | {system} − {other} | {_difference(runs[system], runs[other], metric)} |")
-    return "\n".join(lines)
+    found = set(_systems(results))
+    missing = sorted({name for system, others in comparisons.items() for name in [system, *others]} - found)
+    return "\n".join(lines) + (f"\n\nNo runs of {', '.join(missing)}." if missing else "")
 
 
 def budget_table(results: List[RunResult]) -> str:

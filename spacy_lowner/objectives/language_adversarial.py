@@ -28,7 +28,6 @@ one optimizer steps the summed gradient, so `weight` is the adversarial gradient
 update: `weight = 0.01 * |g_ner| / |g_adv|` at the encoder output (`python -m bench gradients`)
 gives the code's ratio; with gradients of equal norm that is 0.01, the default.
 """
-import warnings
 from typing import Dict, List, Optional, Tuple
 
 import torch
@@ -93,7 +92,8 @@ class LanguageAdversarialObjective(Objective):
             dropout=self.dropout,
         )
         self.discriminator_updates = SideOptimizer(
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate)
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate),
+            f"{self.name}'s discriminator", "discriminator_learning_rate",
         )
 
     def source_probabilities(
@@ -139,9 +139,7 @@ class LanguageAdversarialObjective(Objective):
         self.discriminator_updates.accept()
 
     def after_step(self) -> None:
-        why = self.discriminator_updates.step()
-        if why:
-            warnings.warn(f"{self.name}: skipped a discriminator step that {why}")
+        self.discriminator_updates.step()
 
     def report(self) -> Dict[str, float]:
         return {"discriminator": self.discriminator_loss, "accuracy": self.discriminator_accuracy}

@@ -106,7 +106,7 @@ class ResourceAdversarialObjective(Objective):
 
     def initialize(self, context: ObjectiveContext) -> None:
         head = context.head
-        if self.reads_setting is None and not head.module_names:
+        if not self.reads_setting and not head.module_names:
             raise ValueError(
                 f"{self.name}: the {context.component} head has no head module for the discriminator to read "
                 "(DATNet's shared BiLSTM); compose a head part (configs/parts/head_bilstm.cfg), or set "

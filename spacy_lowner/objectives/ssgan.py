@@ -21,14 +21,12 @@ The discriminator runs once per batch on the real tokens (the pass the `supervis
 objective shares, `TaggerBatch.hidden`) and once on the fakes; both players' terms use it.
 At prediction the fake logit is not used: decoding goes through the head's decoder.
 """
-import warnings
 from typing import Dict, Optional
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import TrainingDivergedError
 from ..layers.losses import doc_mean
 from ..model.batch import TaggerBatch
 from ..model.head import TaggerHead
@@ -38,8 +36,6 @@ from .base import Objective, ObjectiveContext
 from .side_optimizer import SideOptimizer
 
 GENERATORS = ("self_attention", "lstm")
-# Generator steps in a row that may fail (non-finite gradient or weights) before training stops.
-MAX_FAILED_GENERATOR_STEPS = 3
 FAKE_LOGIT = "ssgan_fake_logit"
 
 
@@ -122,7 +118,6 @@ class SeqGanObjective(Objective):
         self.generator_grad_clip = generator_grad_clip
         self.generator_updates: Optional[SideOptimizer] = None
         self.generator_loss = 0.0
-        self._failed_steps = 0  # in a row
 
     def initialize(self, context: ObjectiveContext) -> None:
         head = context.head
@@ -138,7 +133,8 @@ class SeqGanObjective(Objective):
         # Kept outside the head, so spaCy's optimizer never sees its parameters.
         self.generator = generator.to(head.device)
         self.generator_updates = SideOptimizer(
-            torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate), self.generator_grad_clip
+            torch.optim.AdamW(self.generator.parameters(), lr=self.generator_learning_rate),
+            f"{self.name}'s generator", "generator_learning_rate", self.generator_grad_clip,
         )
 
     def __call__(self, batch: TaggerBatch, head: TaggerHead) -> Dict[str, torch.Tensor]:
@@ -180,23 +176,8 @@ class SeqGanObjective(Objective):
 
     def after_step(self) -> None:
         """Step the generator with what the accepted batches gave it, clipped; a step that
-        breaks its weights is undone (SideOptimizer), and too many in a row stop the run."""
-        if not self.generator_updates.has_update:
-            return
-        why = self.generator_updates.step()
-        if why:
-            self._fail_step(why)
-        else:
-            self._failed_steps = 0
-
-    def _fail_step(self, why: str) -> None:
-        self._failed_steps += 1
-        if self._failed_steps >= MAX_FAILED_GENERATOR_STEPS:
-            raise TrainingDivergedError(
-                f"ssgan: the generator's training diverged: {self._failed_steps} steps in a row {why}. "
-                "Lower generator_learning_rate and train again."
-            )
-        warnings.warn(f"ssgan: skipped a generator step that {why}")
+        breaks its weights is undone, and too many in a row stop the run (SideOptimizer)."""
+        self.generator_updates.step()
 
     def report(self) -> Dict[str, float]:
         return {"g": self.generator_loss}

@@ -20,7 +20,6 @@ With `ner_moves_map = false` (the default) the map's gradient is this objective'
 the summed loss of the other objectives (the NER loss) reaches every other weight but not the
 map, so the map stays the adversary's alignment and cannot become an English-only adapter.
 """
-import warnings
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -100,7 +99,8 @@ class WordAdversarialObjective(Objective):
         discriminator = MLP(self.map.output_width, self.hidden_width, 1, self.discriminator_dropout)
         self.discriminator = discriminator.to(head.device)
         self.discriminator_updates = SideOptimizer(
-            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate)
+            torch.optim.Adam(self.discriminator.parameters(), lr=self.discriminator_learning_rate),
+            f"{self.name}'s discriminator", "discriminator_learning_rate",
         )
 
     def _map_module(self, head: TaggerHead, component: str) -> nn.Module:
@@ -186,9 +186,7 @@ class WordAdversarialObjective(Objective):
 
     def after_step(self) -> None:
         """D's step, with what the accepted batches gave it (the map has just had its own)."""
-        why = self.discriminator_updates.step()
-        if why:
-            warnings.warn(f"{self.name}: skipped a discriminator step that {why}")
+        self.discriminator_updates.step()
 
     def report(self) -> Dict[str, float]:
         return {"discriminator": self.discriminator_loss}

@@ -130,9 +130,12 @@ def test_retrain_unscored_trains_again_the_runs_recorded_before_dedup_test(tmp_p
     assert json.loads((output / "results.json").read_text())[0]["test"] == {"ents_f": 0.123}  # done before: kept
     result = CliRunner().invoke(app, [*args[:args.index("--dedup-test")], "--retrain-unscored", *args[args.index("--dedup-test") + 1:]])
     assert result.exit_code == 1 and "give --dedup-test too" in result.output
+    result = CliRunner().invoke(app, [*args, "--retrain-unscored", "--report-only"])
+    assert result.exit_code == 1 and "not --report-only" in result.output
     result = CliRunner().invoke(app, [*args, "--retrain-unscored"])
     assert result.exit_code == 0, result.output
     assert "its model gone: training it again" in result.output
+    assert "recorded test F1 12.30, trained again" in result.output
     record = json.loads((output / "results.json").read_text())[0]
     assert record["steps"] == 4 and "ents_f_dedup" in record["test"] and "train_command" in record
     assert (output / "runs" / "r0.5" / "a-seed0" / "model-best").is_dir()

@@ -60,7 +60,8 @@ def test_asked_comparisons_pair_the_method_with_each_compute_matched_baseline(tm
         # best2 is 34 and 40 (dev picks restart1 on seed 0, supervised on seed 1): +2 and +4
         "| 0.1 | self_train2 − best2 | +3.00 [-9.71, +15.71] 2/0 |",
         "| 0.1 | self_train2 − supervised_long | +2.50 [-3.85, +8.85] 2/0 |",
-    ]  # restart2 has no runs: no row
+    ]
+    assert text.split("the asked comparisons (--compare)")[1].split("\n\n")[2] == "No runs of restart2."
 
 
 @pytest.mark.parametrize("spec", ["a=", "a=a", "a=b,b", "a"])
@@ -68,6 +69,8 @@ def test_bad_comparisons_are_option_errors(spec):
     with pytest.raises(OptionError, match="--compare must look like|KEY=VALUE"):
         parse_comparisons([spec])
     assert parse_comparisons(["a=b, c"]) == {"a": ["b", "c"]}
+    with pytest.raises(OptionError, match="each NAME once"):
+        parse_comparisons(["a=b", "a=c"])
 
 
 def test_a_benchmark_report_is_its_table_and_the_dedup_scores_under_it(tmp_path):
