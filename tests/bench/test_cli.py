@@ -70,16 +70,23 @@ def test_report_only_rewrites_a_committed_ratio_report_as_it_was(tmp_path, weibo
     assert not (output / "configs").exists() and not (output / "self_training").exists()
 
 
+def corpus_with_repeats(folder, weibo_docs):
+    """train, dev and test DocBins: the 60 train sentences, the dev ones, and a test set of
+    the dev sentences plus 10 of train's (repeats that --dedup-test leaves out)."""
+    _, train_docs, dev_docs = weibo_docs
+    train, dev, test = folder / "train.spacy", folder / "dev.spacy", folder / "test.spacy"
+    DocBin(docs=train_docs).to_disk(train)
+    DocBin(docs=dev_docs).to_disk(dev)
+    DocBin(docs=dev_docs + train_docs[:10]).to_disk(test)
+    return train, dev, test
+
+
 def test_restarts_a_best_of_row_and_the_records_of_real_runs(tmp_path, weibo_docs, monkeypatch):
     """Two tiny `spacy train` runs on one split: supervised with the sweep's seed and a restart
     with its own system.seed (the later override wins), read through a best-of row against
     which the others are compared; each run records its split and both commands, and is
     scored on test without the sentences train holds too."""
-    _, train_docs, dev_docs = weibo_docs
-    train, dev, test = tmp_path / "train.spacy", tmp_path / "dev.spacy", tmp_path / "test.spacy"
-    DocBin(docs=train_docs).to_disk(train)
-    DocBin(docs=dev_docs).to_disk(dev)
-    DocBin(docs=dev_docs + train_docs[:10]).to_disk(test)
+    train, dev, test = corpus_with_repeats(tmp_path, weibo_docs)
     output = tmp_path / "out"
     args = [
         "ratios", str(output), "-s", f"supervised={CONFIGS / 'weibo_cnn.cfg'}", "-s", f"restart1={CONFIGS / 'weibo_cnn.cfg'}",
@@ -110,11 +117,7 @@ def test_restarts_a_best_of_row_and_the_records_of_real_runs(tmp_path, weibo_doc
 def test_retrain_unscored_trains_again_the_runs_recorded_before_dedup_test(tmp_path, weibo_docs):
     """A run that results.json records without the _dedup scores (a fresh clone: its model is
     not kept) stays as recorded, unless --retrain-unscored trains it again."""
-    _, train_docs, dev_docs = weibo_docs
-    train, dev, test = tmp_path / "train.spacy", tmp_path / "dev.spacy", tmp_path / "test.spacy"
-    DocBin(docs=train_docs).to_disk(train)
-    DocBin(docs=dev_docs).to_disk(dev)
-    DocBin(docs=dev_docs + train_docs[:10]).to_disk(test)
+    train, dev, test = corpus_with_repeats(tmp_path, weibo_docs)
     output = tmp_path / "out"
     output.mkdir()
     recorded = {"system": "a", "seed": 0, "config": "a.cfg", "steps": 4, "epochs": 1, "train_seconds": 1.0, "dev_f": 0.5,
