@@ -27,11 +27,11 @@
 #                  packed by `scripts/gpu_prepare.sh datnet-es` (in place of me5-zh-12l, so the
 #                  tests that need the 1-layer encoder fail); into reports/datnet_es_gpu/
 #   advpicker      AdvPicker (issue 32, `python -m bench advpicker`) beyond the CPU workflow:
-#                  CoNLL-2003 English -> CoNLL-2002 Spanish and Dutch, seeds 0-4, the me5 encoder
-#                  at 2 and 6 layers (.gpu/me5-conll-{es,nl}-{2,6}l, with .gpu/corpus/conll2002_nl:
-#                  not packed by scripts/gpu_prepare.sh yet), model chosen on English dev; the
-#                  teacher stage one process per (language, layers, seed), then per (language,
-#                  layers) seed 0's students (which pick once from the 5 teachers), then seeds 1-4;
+#                  CoNLL-2003 English -> the CoNLL-2002 language packed (`scripts/gpu_prepare.sh
+#                  advpicker-es` or `advpicker-nl`: .gpu/me5-conll-LANG-6l, one language a call),
+#                  seeds 0-4, the me5 encoder at 6 layers and at 2 (cut from it here), model chosen
+#                  on English dev; the teacher stage one process per (layers, seed), then per
+#                  layers seed 0's students (which pick once from the 5 teachers), then seeds 1-4;
 #                  unpack runs.tgz into reports/advpicker_gpu/
 # What finished comes back in $OUT (or /tmp/gpu_check): gpu.txt, gpu_tests.log, check.log,
 # results.md and results.json (bench's tables), runs.tgz (each run's result.json and train.log).
@@ -193,10 +193,14 @@ advpicker)
     # the teacher stage per seed, then seed 0's students (the one pick from seeds 0-4's teachers,
     # --teacher-seeds), then seeds 1-4's students, which read that picked set.
     runs=$gpu/advpicker_gpu
-    for lang in es nl; do for layers in 2 6; do
-        [ -d $gpu/me5-conll-$lang-${layers}l ] && [ -d $gpu/corpus/conll2002_$lang ] \
-            || { echo "advpicker: no $gpu/me5-conll-$lang-${layers}l or $gpu/corpus/conll2002_$lang (pack them first)"; exit 2; }
-    done; done
+    langs=""
+    for lang in es nl; do
+        [ -d $gpu/me5-conll-$lang-6l ] || continue
+        [ -d $gpu/corpus/conll2002_$lang ] || { echo "advpicker: no $gpu/corpus/conll2002_$lang (convert-conll, then pack)"; exit 2; }
+        cut $gpu/me5-conll-$lang-6l $gpu/me5-conll-$lang-2l 2 || exit 1
+        langs="$langs $lang"
+    done
+    [ -n "$langs" ] || { echo "advpicker: no .gpu/me5-conll-LANG-6l (pack it: scripts/gpu_prepare.sh advpicker-es)"; exit 2; }
     advpicker() {  # LANG LAYERS SEEDS SYSTEMS: a log name, then the command
         local c=$gpu/corpus
         local line="advpicker_$1_$2l_${3//,/-}_${4%%,*} python3 -m bench advpicker $runs/runs/$1-$2l --encoder $gpu/me5-conll-$1-$2l --lang $1
@@ -208,7 +212,7 @@ advpicker)
     }
     teachers=source_only,control,teacher students=teacher,student_picked,student_all,self_train_all
     for wave in teachers first rest; do
-        for lang in es nl; do for layers in 6 2; do
+        for lang in $langs; do for layers in 6 2; do
             case $wave in
             teachers) for seed in 0 1 2 3 4; do advpicker $lang $layers $seed $teachers; done ;;
             first) advpicker $lang $layers 0 $students ;;
