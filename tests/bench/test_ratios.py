@@ -13,6 +13,7 @@ from bench.cli import app
 from bench.cost import measure_training_cost
 from bench.ratios import labeled_hash, make_split, split_folder
 from bench.runs import RunResult
+from bench.sweep import run_folder
 from bench.systems import System
 from spacy_lowner.training.sampling import CoverTooLargeError, sample_labeled
 
@@ -27,9 +28,9 @@ def result(system, seed, ratio, f):
     )
 
 
-def finish_run(output, ratio, system, f, seed=0):
-    """A run's folder as a finished sweep leaves it: only result.json counts."""
-    run_dir = output / "runs" / f"r{ratio}" / f"{system}-seed{seed}"
+def finish_run(output, ratio, system, f, seed=0, count=None):
+    """A run's folder as a finished sweep leaves it (a ratio's, or a count's): only result.json counts."""
+    run_dir = run_folder(output, ratio, system, seed, count)
     run_dir.mkdir(parents=True)
     (run_dir / "result.json").write_text(json.dumps(asdict(result(system, seed, None, f))))
 
@@ -201,9 +202,7 @@ def test_cli_sweeps_counts_into_sentence_tables_and_times_the_largest_count(tmp_
     output = tmp_path / "out"
     for count, (supervised, ssgan) in ((10, (0.2, 0.3)), (20, (0.3, 0.35))):
         for system, f in (("supervised", supervised), ("ssgan", ssgan)):
-            run_dir = output / "runs" / f"n{count}" / f"{system}-seed0"
-            run_dir.mkdir(parents=True)
-            (run_dir / "result.json").write_text(json.dumps(asdict(result(system, 0, None, f))))
+            finish_run(output, None, system, f, count=count)
     args = [
         "ratios", str(output), "-s", f"supervised={CONFIGS / 'weibo_cnn.cfg'}", "-s", f"ssgan={CONFIGS / 'weibo_cnn_ssgan.cfg'}",
         "--train", str(train_path), "--dev", str(train_path), "--test", str(train_path), "--counts", "10,20", "--seeds", "0",
