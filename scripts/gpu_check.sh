@@ -33,6 +33,15 @@
 #                  on English dev; the teacher stage one process per (layers, seed), then per
 #                  layers seed 0's students (which pick once from the 5 teachers), then seeds 1-4;
 #                  unpack runs.tgz into reports/advpicker_gpu/
+#   project CMD[,CMD...]  the project.yml commands named (those that run `python -m bench ratios`:
+#                  kl-phase-weibo-trf, kl-phase-cluener, compute-matched-weibo-trf,
+#                  self-train-pool-weibo-trf, crosslingual-weibo, crosslingual-weibo-zero,
+#                  crosslingual-weibo-ablations, ...) as they are, one process per (ratio or
+#                  count, seed) (scripts/project_jobs.py), 15 at a time, into
+#                  .gpu/project/<report folder>; corpus/ and assets/encoders/ point into .gpu
+#                  (me5-zh-2l is cut from the 12-layer encoder; the crosslingual commands need
+#                  `scripts/gpu_prepare.sh crosslingual`, which packs me5-en-zh-2l in its place);
+#                  unpack runs.tgz into reports/<report folder>_gpu/
 # What finished comes back in $OUT (or /tmp/gpu_check): gpu.txt, gpu_tests.log, check.log,
 # results.md and results.json (bench's tables), runs.tgz (each run's result.json and train.log).
 set -uo pipefail
@@ -227,12 +236,33 @@ advpicker)
     done
     runs_extra=""
     ;;
+project)
+    # project.yml's own sweeps, resolved by scripts/project_jobs.py (the packed site has no
+    # `spacy project`), their corpus/ and assets/encoders/ paths pointing into .gpu
+    [ -n "${2:-}" ] || { echo "project: name the project.yml commands, comma-separated"; exit 2; }
+    runs=$gpu/project
+    [ -e corpus ] || ln -s $gpu/corpus corpus
+    [ -e assets/encoders ] || ln -s ../$gpu assets/encoders
+    if [ -d $gpu/me5-zh-12l ]; then cut $gpu/me5-zh-12l $gpu/me5-zh-2l 2 || exit 1; fi
+    commands="${2//,/ }"
+    python3 scripts/project_jobs.py --var gpu_id=0 --reports $runs $commands >/tmp/gpu_jobs.txt || exit 2
+    xargs -P 15 -L 1 bash -c 'log=$1; shift; job "$@" >"$out/$log.log" 2>&1' _ </tmp/gpu_jobs.txt
+    wait $tests
+    # the tables of every run finished (each job rewrote its sweep's; this once more, all in)
+    python3 scripts/project_jobs.py --var gpu_id=0 --reports $runs --report-only $commands \
+        | xargs -L 1 bash -c 'shift; "$@" >/dev/null' _
+    for folder in $runs/*/; do
+        [ -f "$folder/results.md" ] && { echo "## $(basename "$folder")"; cat "$folder/results.md"; } >>"$out/results.md"
+    done
+    tar_paths="."
+    ;;
 *)
-    echo "unknown job set $jobset: encoder-floor, chars-6l, mix-12l, ratios-6l, datnet-wnut, datnet-es or advpicker"
+    echo "unknown job set $jobset: encoder-floor, chars-6l, mix-12l, ratios-6l, datnet-wnut, datnet-es, advpicker or project"
     exit 2
     ;;
 esac
 tail -3 "$out/gpu_tests.log"
 cat "$out/results.md"
-tar -C "$runs" -czf "$out/runs.tgz" --exclude="model-*" --exclude="unlabeled.spacy" --ignore-failed-read runs configs ${runs_extra:-}
+tar -C "$runs" -czf "$out/runs.tgz" --exclude="model-*" --exclude="unlabeled.spacy" \
+    --ignore-failed-read ${tar_paths:-runs configs ${runs_extra:-}}
 echo "gpu_check: $(($(date +%s) - start)) s"

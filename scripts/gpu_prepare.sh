@@ -15,6 +15,10 @@
 #   corpus/{conll2003,wnut17,conll2002_es}/*.spacy where convert-conll made them (7 MB, DATNet)
 #   With the argument datnet-es: me5-en-es-2l.tar.xz (the 2-layer en-es encoder in float16) in
 #   place of me5-zh-12l.tar.xz, which would not fit beside it.
+#   With crosslingual: me5-en-zh-2l.tar.xz (the encoder of the crosslingual-weibo commands, 2
+#   layers, the vocabulary of WeiboNER and CoNLL-2003, float16: 51 MB, 22 MB packed) in place
+#   of me5-zh-12l.tar.xz, for `gpu_check.sh project crosslingual-weibo,...`.
+#   corpus/cluener/{train,dev,test,unlabeled}.spacy where convert-cluener made them (kl-phase-cluener).
 #   With advpicker-es or advpicker-nl: me5-conll-LANG-6l.tar.xz (6 layers, the vocabulary of
 #   CoNLL-2003 and CoNLL-2002 LANG, float16; gpu_check.sh advpicker cuts the 2-layer one from it)
 #   in place of me5-zh-12l.tar.xz: one language a pack, as two would not fit in 64 MiB (es: 53 MB,
@@ -58,6 +62,12 @@ datnet-es)  # gpu_check.sh datnet-es: the en-es encoder
         --corpus corpus/conll2003/train.spacy --corpus corpus/conll2002_es/train.spacy
     tar -C "$work" -cf - me5-en-es-2l | xz -T2 -6 >.gpu/me5-en-es-2l.tar.xz
     ;;
+crosslingual)  # gpu_check.sh project crosslingual-weibo,...: the en-zh encoder
+    [ -f corpus/conll2003/train.spacy ] || { echo "corpus/conll2003 missing: run 'spacy project run convert-conll' first" >&2; exit 1; }
+    python -m spacy_lowner encoder build me5-zh "$work/me5-en-zh-2l" --layers 2 --half \
+        --corpus corpus/conll2003/train.spacy --corpus corpus/weibo/train.spacy
+    tar -C "$work" -cf - me5-en-zh-2l | xz -T2 -6 >.gpu/me5-en-zh-2l.tar.xz
+    ;;
 advpicker-es | advpicker-nl)  # gpu_check.sh advpicker: one target language's encoder
     lang=${1#advpicker-}
     [ -f corpus/conll2002_$lang/train.spacy ] || { echo "corpus/conll2002_$lang missing: run 'spacy project run convert-conll' first" >&2; exit 1; }
@@ -77,6 +87,9 @@ cp corpus/weibo/{train,dev,test}.spacy .gpu/corpus/weibo/
 for name in conll2003 wnut17 conll2002_es conll2002_nl; do  # gpu_check.sh datnet-*, advpicker: `spacy project run convert-conll` writes them
     if [ -d corpus/$name ]; then mkdir -p .gpu/corpus/$name && cp corpus/$name/{train,dev,test}.spacy .gpu/corpus/$name/; fi
 done
+if [ -d corpus/cluener ]; then  # gpu_check.sh project kl-phase-cluener: `spacy project run convert-cluener`
+    mkdir -p .gpu/corpus/cluener && cp corpus/cluener/{train,dev,test,unlabeled}.spacy .gpu/corpus/cluener/
+fi
 cp -r spacy_lowner.egg-info .gpu/
 du -sh .gpu
 # what the device tool carries: 64 MiB at most
