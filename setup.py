@@ -24,8 +24,9 @@ setup(
     extras_require={
         "cuda12x": ["cupy-cuda12x"],
         # what the tests import: click for the CLI runner, seqeval is the scorer's reference, matplotlib draws the
-        # ratio benchmark's plot, jieba segments for the word-boundary features
-        "test": ["pytest", "click", "seqeval==1.2.2", "matplotlib>=3.7", "jieba>=0.42.1"],
+        # ratio benchmark's plot, jieba segments for the word-boundary features, weasel (spaCy brings it) reads
+        # project.yml in scripts/project_jobs.py
+        "test": ["pytest", "click", "seqeval==1.2.2", "matplotlib>=3.7", "jieba>=0.42.1", "weasel"],
         # word-boundary features (spacy_lowner.WithWordBoundaries.v1) for Chinese
         "segment": ["jieba>=0.42.1"],
         # the ratio benchmark's plot

@@ -237,8 +237,8 @@ advpicker)
     runs_extra=""
     ;;
 project)
-    # project.yml's own sweeps, resolved by scripts/project_jobs.py (the packed site has no
-    # `spacy project`), their corpus/ and assets/encoders/ paths pointing into .gpu
+    # project.yml's own sweeps, split by scripts/project_jobs.py into one process per split,
+    # their corpus/ and assets/encoders/ paths pointing into .gpu
     [ -n "${2:-}" ] || { echo "project: name the project.yml commands, comma-separated"; exit 2; }
     runs=$gpu/project
     [ -e corpus ] || ln -s $gpu/corpus corpus

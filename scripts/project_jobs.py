@@ -7,21 +7,19 @@ by side where the CPU runs each command's splits one after another.
 prints one line a job: a log name, then the command's arguments, shell-quoted (what `xargs -L 1`
 reads). Every job of a sweep writes into DIR/<the sweep's report folder>, so the splits of one
 sweep fill one table; `--report-only` prints, per sweep, the line that rewrites its reports from
-every run finished there. The commands are read from project.yml, their ${vars.NAME} resolved
-from its vars and the --var overrides, so the job set runs what `spacy project run` runs (the
-CPU has spaCy's CLI; the packed GPU site has not).
+every run finished there. The commands are read from project.yml by weasel (spaCy's project
+library), their ${vars.NAME} resolved from its vars and the --var overrides, so the job set runs
+what `spacy project run` runs.
 """
 import argparse
-import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
-import srsly
+from weasel.util import load_project_config
 
-PROJECT = Path(__file__).resolve().parent.parent / "project.yml"
-VAR = re.compile(r"\$\{vars\.([A-Za-z0-9_]+)\}")
+PROJECT = Path(__file__).resolve().parent.parent
 SWEEP = ["python", "-m", "bench", "ratios"]
 # The options whose comma-separated values split a sweep into jobs: seeds, and ratios or counts.
 SPLIT_BY = ("--ratios", "--counts", "--seeds")
@@ -31,20 +29,12 @@ class ProjectCommandError(ValueError):
     pass
 
 
-def command_lines(project: Path, name: str, overrides: Dict[str, str]) -> List[str]:
-    """The script lines of project.yml's command `name`, their vars resolved."""
-    config = srsly.read_yaml(project)
-    variables = {**{key: str(value) for key, value in config.get("vars", {}).items()}, **overrides}
-    commands = {command["name"]: command for command in config.get("commands", [])}
+def command_lines(project: Dict[str, Any], name: str) -> List[str]:
+    """The script lines of the project's command `name` (a config weasel loaded, vars resolved)."""
+    commands = {command["name"]: command for command in project.get("commands", [])}
     if name not in commands:
-        raise ProjectCommandError(f"{project}: no command {name!r}")
-
-    def value(match: "re.Match[str]") -> str:
-        if match.group(1) not in variables:
-            raise ProjectCommandError(f"{project}: command {name!r} uses ${{vars.{match.group(1)}}}, which is not set")
-        return variables[match.group(1)]
-
-    return [VAR.sub(value, line) for line in commands[name].get("script", [])]
+        raise ProjectCommandError(f"project.yml: no command {name!r}")
+    return commands[name].get("script", [])
 
 
 def sweep_jobs(name: str, line: str, reports: Path) -> Tuple[List[str], List[Tuple[str, List[str]]]]:
@@ -56,18 +46,21 @@ def sweep_jobs(name: str, line: str, reports: Path) -> Tuple[List[str], List[Tup
     output = len(SWEEP)
     args[output] = str(reports / Path(args[output]).name)
     args[0] = sys.executable  # the machine's Python may have no `python`
-    splits = [(args.index(option), args[args.index(option) + 1].split(",")) for option in SPLIT_BY if option in args]
     jobs = [(Path(args[output]).name, args)]
-    for index, values in splits:
+    for index in (args.index(option) + 1 for option in SPLIT_BY if option in args):
         jobs = [
-            (f"{log}_{value}", [*job[: index + 1], value, *job[index + 2 :]]) for log, job in jobs for value in values
+            (f"{log}_{value}", [*job[:index], value, *job[index + 1 :]])
+            for log, job in jobs
+            for value in args[index].split(",")
         ]
     return args, jobs
 
 
 def project_jobs(names: Sequence[str], overrides: Dict[str, str], reports: Path, report_only: bool) -> Iterator[str]:
+    # weasel resolves ${vars.NAME} as `spacy project run --vars.NAME` does
+    project = load_project_config(PROJECT, overrides={f"vars.{name}": value for name, value in overrides.items()})
     for name in names:
-        for number, line in enumerate(command_lines(PROJECT, name, overrides)):
+        for number, line in enumerate(command_lines(project, name)):
             sweep, jobs = sweep_jobs(name, line, reports)
             if report_only:
                 jobs = [(f"{name}_{number}_report", [*sweep, "--report-only"])]

@@ -117,7 +117,6 @@ def test_marginals_are_the_gradient_of_the_log_partition():
     torch.testing.assert_close(crf.marginals(emissions, mask), grad)
 
 
-
 def test_float32_marginals_of_long_rows_with_large_scores_sum_to_one():
     # What a trained tagger gives a 100-character Weibo post: scores in the tens, a log
     # partition in the thousands, where float32 keeps about 1e-4 of it.
@@ -131,6 +130,7 @@ def test_float32_marginals_of_long_rows_with_large_scores_sum_to_one():
     marginals = crf.marginals(emissions, mask)
     sums = marginals.sum(-1)[mask]
     assert (sums - 1).abs().max() < 1e-5
+
 
 @pytest.mark.parametrize("scheme", ["BIO", "BIOES"])
 def test_decoded_paths_respect_the_scheme(scheme):
