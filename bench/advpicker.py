@@ -40,7 +40,7 @@ from spacy_lowner.training.pseudo_labels import find_tagger, pseudo_label
 from .reports import Report
 from .runs import RunResult
 from .stats import mean_std, paired_difference
-from .sweep import Sweep, SweepData, plan, run_folder
+from .sweep import Cell, Sweep, SweepData, plan, run_folder
 from .systems import System
 from .tables import benchmark_table
 
@@ -228,6 +228,11 @@ def pseudo_label_f1(predicted: Sequence[Doc], gold: Sequence[Doc]) -> Optional[f
     return score_entities([Example(doc, reference) for doc, reference in zip(predicted, gold)])["ents_f"]
 
 
+def picked_sets_written(folder: Path) -> bool:
+    """Whether folder holds every set the students learn from (then no teacher is needed)."""
+    return all((folder / name).exists() for name in STUDENT_DATA.values())
+
+
 def pick_sets(
     teacher_models: Sequence[Path], target_train: Path, folder: Path, rho: float = DEFAULT_RHO, log: Callable = print
 ) -> Dict:
@@ -244,7 +249,7 @@ def pick_sets(
                 f"{record_path} was picked by other teachers ({record['teachers']}), not {teachers}: "
                 "use another OUTPUT, or remove that file and the picked folder beside it"
             )
-        if all((folder / name).exists() for name in STUDENT_DATA.values()):
+        if picked_sets_written(folder):
             return record
     missing = [model for model in teachers if not Path(model).is_dir()]
     if missing:
@@ -330,7 +335,12 @@ class AdvPicker:
         # a fresh clone's finished students, restored from results.json, need no picked set
         pending = [name for name in students for seed in self.seeds if not (run_folder(folder, None, name, seed) / "result.json").exists()]
         if pending and train_missing:
-            teachers = [run_folder(folder, None, "teacher", seed) / "model-best" for seed in self.teacher_seeds or self.seeds]
+            cells = [Cell(None, seed, "teacher") for seed in self.teacher_seeds or self.seeds]
+            if not picked_sets_written(folder / "picked"):
+                # a teacher restored from results.json has no model to pick with: trained again
+                for cell in cells:
+                    sweep.with_model(cell, f"pick <- {cell.label}")
+            teachers = [run_folder(folder, None, "teacher", cell.seed) / "model-best" for cell in cells]
             pick_sets(teachers, self.data.target_train, folder / "picked", self.rho, self.log)
         results = sweep.run(plan(students, self.seeds), report, train_missing) if students else sweep.finished()
         link_best_student(folder, results)

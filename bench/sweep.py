@@ -203,14 +203,14 @@ class Sweep:
         teacher_run = self._folder(teacher_cell)
         folder = self.output / "self_training" / split.labeled.parent.name / name
         if not written_before(folder):
-            self._with_model(teacher_cell, prefix)
+            self.with_model(teacher_cell, prefix)
         data, kept = self_training_data(self.systems[name], split, teacher_run, folder, self.log)
         if not kept:
             self.log(f"{prefix}: {teacher} is sure of no unlabeled doc: its result stands")
             keep_teachers_result(name, teacher_run, self._folder(cell))
         return str(data), not kept
 
-    def _with_model(self, cell: Cell, prefix: str) -> Path:
+    def with_model(self, cell: Cell, prefix: str) -> Path:
         """The run folder of `cell`, whose model-best a later system reads (a teacher, a
         kl-phase base): a run restored from results.json has none, so it is trained again, its
         new result replacing the recorded one."""
@@ -225,7 +225,7 @@ class Sweep:
         """Run and score a kl-phase cell: its system continues its base's model-best on the
         same split (bench/kl_phase.py)."""
         system = self.systems[cell.system]
-        base_run = self._with_model(replace(cell, system=system.kl_phase.base), prefix)
+        base_run = self.with_model(replace(cell, system=system.kl_phase.base), prefix)
         return continue_and_score(
             system, cell.seed, base_run, self._folder(cell), split, self.data.dev, self.data.test, self.gpu_id, self.log,
             train_texts=self.data.train_texts, bench_command=self.bench_command,

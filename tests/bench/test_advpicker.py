@@ -1,5 +1,6 @@
 import json
 import shlex
+import shutil
 from itertools import islice
 
 import pytest
@@ -139,3 +140,25 @@ def test_a_picked_set_of_other_teachers_is_refused(workflow, corpora, tiny_encod
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert "was picked by other teachers" in result.output and "use another OUTPUT" in result.output
+
+
+def test_a_fresh_clone_trains_the_teachers_again_to_pick(tmp_path, corpora, tiny_encoder):
+    """results.json keeps the teachers' scores but not their models (runs/ is not committed):
+    the students of a fresh clone need a pick, so each teacher is trained again first."""
+    output = tmp_path / "out"
+    common = ["advpicker", str(output), "--encoder", str(tiny_encoder), *corpus_options(corpora), "--seeds", "0,1",
+              "--selections", "source", *STEPS, "--threads", "1"]
+    teachers = CliRunner().invoke(app, [*common, "--systems", "teacher"])
+    assert teachers.exit_code == 0, teachers.output
+    folder = output / "source_dev"
+    shutil.rmtree(folder / "runs")
+    students = CliRunner().invoke(app, [*common, "--systems", "teacher,student_picked"])
+    assert students.exit_code == 0, students.output
+    said = " ".join(students.output.split())  # the log wraps its lines
+    assert said.count("without its model: training it again") == 2
+    assert said.index("training it again") < said.index("pick: ")
+    for seed in (0, 1):
+        assert (folder / "runs" / f"teacher-seed{seed}" / "model-best").is_dir()
+        assert (folder / "runs" / f"student_picked-seed{seed}" / "result.json").exists()
+    results = json.loads((folder / "results.json").read_text())
+    assert sorted((r["system"], r["seed"]) for r in results) == [("student_picked", 0), ("student_picked", 1), ("teacher", 0), ("teacher", 1)]
