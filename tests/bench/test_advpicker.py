@@ -1,6 +1,9 @@
 import json
+import os
 import shlex
 import shutil
+import subprocess
+import sys
 from itertools import islice
 
 import pytest
@@ -11,6 +14,7 @@ from typer.testing import CliRunner
 from bench.advpicker import COMPARISONS, AdvPickerConfigs, AdvPickerData, advpicker_systems, check_systems, comparison_table
 from bench.cli import app
 from bench.runs import RunResult, read_result
+from spacy_lowner.cli import app as spacy_lowner_app
 from spacy_lowner.corpora.convert import read_docs
 from spacy_lowner.model.channels import doc_teacher
 
@@ -162,3 +166,35 @@ def test_a_fresh_clone_trains_the_teachers_again_to_pick(tmp_path, corpora, tiny
         assert (folder / "runs" / f"student_picked-seed{seed}" / "result.json").exists()
     results = json.loads((folder / "results.json").read_text())
     assert sorted((r["system"], r["seed"]) for r in results) == [("student_picked", 0), ("student_picked", 1), ("teacher", 0), ("teacher", 1)]
+
+
+def test_lowner_es_is_the_best_student_and_tags_spanish(workflow, corpora, tmp_path):
+    """package-es as project.yml runs it: best_student (the student_picked run with the best
+    dev F1) built into the wheel lowner_es, which `spacy.load` finds once installed."""
+    folder, _, _ = workflow
+    results = [r for r in json.loads((folder / "results.json").read_text()) if r["system"] == "student_picked"]
+    best = max(results, key=lambda r: r["dev_f"])
+    assert (folder / "best_student").resolve() == (folder / "runs" / f"student_picked-seed{best['seed']}" / "model-best").resolve()
+    built = CliRunner().invoke(spacy_lowner_app, ["package", str(folder / "best_student"), str(tmp_path / "packages"),
+                                                  "--name", "lowner_es", "--version", "0.1.0", "--force"])
+    assert built.exit_code == 0, built.output
+    wheel = tmp_path / "packages" / "lowner_es-0.1.0" / "dist" / "lowner_es-0.1.0-py3-none-any.whl"
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check",
+                    "--target", str(site), str(wheel)], check=True, capture_output=True)
+    texts = [doc.text for doc in islice(DocBin().from_disk(corpora["test"]).get_docs(spacy.blank("es").vocab), 5)]
+    check = (
+        "import json, sys, spacy\n"
+        "nlp = spacy.load('lowner_es')\n"
+        "docs = list(nlp.pipe(json.loads(sys.argv[1])))\n"
+        "print(json.dumps({'lang': nlp.lang, 'pipes': nlp.pipe_names, 'labels': sorted(nlp.get_pipe('lowner_ner').labels),\n"
+        "                  'tokens': [len(doc) for doc in docs], 'ents': [e.label_ for doc in docs for e in doc.ents]}))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", check, json.dumps(texts)], env={**os.environ, "PYTHONPATH": str(site)},
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    tagged = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert tagged["lang"] == "es" and tagged["pipes"] == ["transformer", "lowner_ner"]
+    assert tagged["labels"] == ["LOC", "MISC", "ORG", "PER"]
+    assert tagged["tokens"] == [len(text.split()) for text in texts]
+    assert set(tagged["ents"]) <= set(tagged["labels"])
