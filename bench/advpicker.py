@@ -37,6 +37,7 @@ from spacy_lowner.training.picking import (
 )
 from spacy_lowner.training.pseudo_labels import find_tagger, pseudo_label
 
+from .plots import plot_systems
 from .reports import Report
 from .runs import RunResult
 from .stats import mean_std, paired_difference
@@ -63,6 +64,8 @@ COMPARISONS = (
 PICK_RECORD = "pick.json"
 # The link to the model-best of the student_picked run dev picked.
 BEST_STUDENT = "best_student"
+# Each selection's figure: the systems side by side, a line per seed.
+PLOT = "f1_by_system.png"
 
 
 # The control: the teacher's config with the adversarial term off (the same batches).
@@ -162,6 +165,9 @@ class AdvPickerReport(Report):
             sections += ["The picked set (`pick`, every seed's teacher):", pick_table(json.loads(record.read_text()))]
         sections += ["Best dev checkpoint (step) of each run, by seed: " + best_steps(rows)]
         return "\n\n".join(sections) + "\n"
+
+    def draw(self, rows: List[RunResult], output: Path) -> None:
+        plot_systems(rows, SYSTEMS, output / PLOT, f"AdvPicker, model selection on {self.selection} dev")
 
 
 def best_steps(results: Sequence[RunResult]) -> str:

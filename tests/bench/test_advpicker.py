@@ -90,7 +90,7 @@ def test_the_picked_set_is_shared_by_every_student_seed(workflow, corpora):
 
 
 def test_the_records(workflow, corpora):
-    """Each run's commands and seed; the pick's pseudo-label F1s; the tables."""
+    """Each run's commands and seed; the pick's pseudo-label F1s; the tables and the figure."""
     folder, _, _ = workflow
     results = json.loads((folder / "results.json").read_text())
     assert sorted((r["system"], r["seed"]) for r in results) == sorted(
@@ -105,6 +105,7 @@ def test_the_records(workflow, corpora):
     markdown = (folder / "results.md").read_text()
     assert "| student_picked | student_all | 0,1 |" in markdown
     assert "sentences picked" in markdown
+    assert (folder / "f1_by_system.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_systems_train_on_their_stage_s_data(tmp_path):
