@@ -17,6 +17,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, ax, path: Path, title: str) -> None:
+    """Title and legend, then the file; the figure is closed (a sweep draws after every run)."""
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_ratios(results: List[RunResult], path: Path, title: str = "", metric: str = "ents_f") -> None:
     """Mean test score per ratio (or count) and system with a ±1 std band."""
     plt = _pyplot()
@@ -38,12 +47,8 @@ def plot_ratios(results: List[RunResult], path: Path, title: str = "", metric: s
     counting = size_column(results) == "sentences"
     ax.set_xlabel("labeled sentences of the training split" if counting else "labeled ratio of the training split")
     ax.set_ylabel("test F1 (%), mean ± std over seeds")
-    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, ax, path, title)
 
 
 def plot_systems(results: List[RunResult], systems: Sequence[str], path: Path, title: str = "", metric: str = "ents_f") -> None:
@@ -61,9 +66,5 @@ def plot_systems(results: List[RunResult], systems: Sequence[str], path: Path, t
         ax.hlines(100 * statistics.mean(scores), i - 0.25, i + 0.25, colors="black", linewidth=2)
     ax.set_xticks(range(len(shown)), shown, rotation=20)
     ax.set_ylabel("test F1 (%); bar: mean over seeds")
-    ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, ax, path, title)
