@@ -1,9 +1,6 @@
 import json
-import os
 import shlex
 import shutil
-import subprocess
-import sys
 from itertools import islice
 
 import pytest
@@ -17,6 +14,7 @@ from bench.runs import RunResult, read_result
 from spacy_lowner.cli import app as spacy_lowner_app
 from spacy_lowner.corpora.convert import read_docs
 from spacy_lowner.model.channels import doc_teacher
+from tests.wheels import install_wheel, run_with
 
 # Tiny runs: each stage's training a few steps on a few dozen sentences with the tiny encoder.
 STEPS = ["-o", "training.max_steps=4", "-o", "training.eval_frequency=2", "-o", "training.batcher.size=400"]
@@ -181,8 +179,7 @@ def test_lowner_es_is_the_best_student_and_tags_spanish(workflow, corpora, tmp_p
     assert built.exit_code == 0, built.output
     wheel = tmp_path / "packages" / "lowner_es-0.1.0" / "dist" / "lowner_es-0.1.0-py3-none-any.whl"
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check",
-                    "--target", str(site), str(wheel)], check=True, capture_output=True)
+    install_wheel(wheel, site)
     texts = [doc.text for doc in islice(DocBin().from_disk(corpora["test"]).get_docs(spacy.blank("es").vocab), 5)]
     check = (
         "import json, sys, spacy\n"
@@ -191,8 +188,7 @@ def test_lowner_es_is_the_best_student_and_tags_spanish(workflow, corpora, tmp_p
         "print(json.dumps({'lang': nlp.lang, 'pipes': nlp.pipe_names, 'labels': sorted(nlp.get_pipe('lowner_ner').labels),\n"
         "                  'tokens': [len(doc) for doc in docs], 'ents': [e.label_ for doc in docs for e in doc.ents]}))\n"
     )
-    ran = subprocess.run([sys.executable, "-c", check, json.dumps(texts)], env={**os.environ, "PYTHONPATH": str(site)},
-                         cwd=tmp_path, capture_output=True, text=True)
+    ran = run_with(site, check, json.dumps(texts), cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     tagged = json.loads(ran.stdout.strip().splitlines()[-1])
     assert tagged["lang"] == "es" and tagged["pipes"] == ["transformer", "lowner_ner"]

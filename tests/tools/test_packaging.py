@@ -1,9 +1,6 @@
 """Package a small lowner_ner pipeline, install the wheel, load it by its exact name."""
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from typer.testing import CliRunner
 from spacy_lowner.cli import app
 from spacy_lowner.tools.packaging import PackagingError, package_pipeline
 from tests.stopping import stop_at_pause
+from tests.wheels import install_wheel, run_with
 
 NAME = "lowner_test_pkg"
 TRAIN = [
@@ -47,9 +45,7 @@ def test_wheel_installs_and_loads_by_exact_name(pipeline_dir, tmp_path):
     # what the build left in the folder is what `package` writes: --force replaces it
     assert package_pipeline(pipeline_dir, tmp_path / "out", NAME, force=True) == wheel
     site = tmp_path / "site"
-    # --no-deps: the requirements (spacy, spacy-lowner) are installed here already.
-    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--disable-pip-version-check"]
-    subprocess.run(pip + ["--target", str(site), str(wheel)], check=True, capture_output=True)
+    install_wheel(wheel, site)
     check = (
         "import spacy\n"
         f"nlp = spacy.load('{NAME}')\n"
@@ -58,10 +54,7 @@ def test_wheel_installs_and_loads_by_exact_name(pipeline_dir, tmp_path):
         "assert set(nlp.get_pipe('lowner_ner').labels) == {'GPE.NAM', 'PER.NAM'}\n"
         "nlp('我住在北京。')\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    result = subprocess.run(
-        [sys.executable, "-c", check], env=env, cwd=tmp_path, capture_output=True, text=True
-    )
+    result = run_with(site, check, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
 
 
