@@ -239,6 +239,22 @@ def picked_sets_written(folder: Path) -> bool:
     return all((folder / name).exists() for name in STUDENT_DATA.values())
 
 
+def recorded_pick(folder: Path, teacher_models: Sequence[Path]) -> Optional[Dict]:
+    """The pick.json beside folder if these teachers wrote it (None: there is none);
+    PickedSetError if other teachers did, before anything is trained or picked."""
+    record_path = folder.parent / PICK_RECORD
+    if not record_path.exists():
+        return None
+    record = json.loads(record_path.read_text())
+    teachers = [str(model) for model in teacher_models]
+    if record["teachers"] != teachers:
+        raise PickedSetError(
+            f"{record_path} was picked by other teachers ({record['teachers']}), not {teachers}: "
+            "use another OUTPUT, or remove that file and the picked folder beside it"
+        )
+    return record
+
+
 def pick_sets(
     teacher_models: Sequence[Path], target_train: Path, folder: Path, rho: float = DEFAULT_RHO, log: Callable = print
 ) -> Dict:
@@ -248,15 +264,9 @@ def pick_sets(
     again); return the record. PickedSetError if the record is of other teachers."""
     record_path = folder.parent / PICK_RECORD
     teachers = [str(model) for model in teacher_models]
-    if record_path.exists():
-        record = json.loads(record_path.read_text())
-        if record["teachers"] != teachers:
-            raise PickedSetError(
-                f"{record_path} was picked by other teachers ({record['teachers']}), not {teachers}: "
-                "use another OUTPUT, or remove that file and the picked folder beside it"
-            )
-        if picked_sets_written(folder):
-            return record
+    record = recorded_pick(folder, teacher_models)
+    if record is not None and picked_sets_written(folder):
+        return record
     missing = [model for model in teachers if not Path(model).is_dir()]
     if missing:
         raise FileNotFoundError(f"the teachers {missing} have no model-best (not trained, or restored from results.json): train them first")
@@ -342,11 +352,13 @@ class AdvPicker:
         pending = [name for name in students for seed in self.seeds if not (run_folder(folder, None, name, seed) / "result.json").exists()]
         if pending and train_missing:
             cells = [Cell(None, seed, "teacher") for seed in self.teacher_seeds or self.seeds]
+            teachers = [run_folder(folder, None, "teacher", cell.seed) / "model-best" for cell in cells]
+            # refused here, not after the teachers below were trained again for nothing
+            recorded_pick(folder / "picked", teachers)
             if not picked_sets_written(folder / "picked"):
                 # a teacher restored from results.json has no model to pick with: trained again
                 for cell in cells:
                     sweep.with_model(cell, f"pick <- {cell.label}")
-            teachers = [run_folder(folder, None, "teacher", cell.seed) / "model-best" for cell in cells]
             pick_sets(teachers, self.data.target_train, folder / "picked", self.rho, self.log)
         results = sweep.run(plan(students, self.seeds), report, train_missing) if students else sweep.finished()
         link_best_student(folder, results)

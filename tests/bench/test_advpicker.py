@@ -145,6 +145,22 @@ def test_a_picked_set_of_other_teachers_is_refused(workflow, corpora, tiny_encod
     assert "was picked by other teachers" in result.output and "use another OUTPUT" in result.output
 
 
+def test_a_fresh_clone_refuses_other_teachers_before_training_them(workflow, corpora, tiny_encoder, tmp_path):
+    """A fresh clone (runs/ and picked/ not committed) whose pick.json names other teachers is
+    refused before any teacher is trained again for the pick it would then refuse."""
+    clone = tmp_path / "clone"
+    shutil.copytree(workflow[0].parent, clone)
+    for uncommitted in ("runs", "picked"):
+        shutil.rmtree(clone / "source_dev" / uncommitted)
+    args = ["advpicker", str(clone), "--encoder", str(tiny_encoder), *corpus_options(corpora), "--seeds", "0",
+            "--selections", "source", "--systems", "teacher,self_train_all", *STEPS, "--threads", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "was picked by other teachers" in said
+    assert "training it again" not in said and not (clone / "source_dev" / "runs" / "teacher-seed0" / "model-best").exists()
+
+
 def test_a_fresh_clone_trains_the_teachers_again_to_pick(tmp_path, corpora, tiny_encoder):
     """results.json keeps the teachers' scores but not their models (runs/ is not committed):
     the students of a fresh clone need a pick, so each teacher is trained again first."""
