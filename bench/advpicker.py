@@ -39,7 +39,7 @@ from spacy_lowner.training.pseudo_labels import find_tagger, pseudo_label
 
 from .plots import plot_systems
 from .reports import Report
-from .runs import RunResult
+from .runs import RunResult, in_report_order
 from .stats import mean_std, paired_difference
 from .sweep import Cell, Sweep, SweepData, plan, run_folder
 from .systems import System
@@ -153,10 +153,14 @@ class AdvPickerReport(Report):
     dev: str = ""
 
     def markdown(self, rows: List[RunResult], output: Path) -> str:
+        # the folder's runs in one order and against source_only whichever systems the process
+        # that writes the report was given (processes split by seed or stage share the folder)
+        rows = in_report_order(rows, SYSTEMS)
+        baseline = self.baseline if any(r.system == self.baseline for r in rows) else None
         sections = [
             f"Model selection on {self.selection} dev ({self.dev}); test entity F1 (%) on the target test set, mean ± std "
             "over seeds; differences are paired over seeds: mean [95% t-interval] wins/losses.",
-            benchmark_table(rows, self.baseline),
+            benchmark_table(rows, baseline),
             "The paired comparisons:",
             comparison_table(rows),
         ]
@@ -344,7 +348,7 @@ class AdvPicker:
             systems, folder, SweepData(self.data.source_train, self.data.dev(selection), self.data.test), self.overrides,
             gpu_id=self.gpu_id, bench_command=self.bench_command, log=self.log,
         )
-        report = AdvPickerReport("source_only" if "source_only" in systems else None, selection=selection, dev=str(self.data.dev(selection)))
+        report = AdvPickerReport("source_only", selection=selection, dev=str(self.data.dev(selection)))
         self.log(f"== selection on {selection} dev: {folder}")
         sweep.run(plan([name for name in TEACHER_STAGE if name in systems], self.seeds), report, train_missing)
         students = [name for name in STUDENT_STAGE if name in systems]

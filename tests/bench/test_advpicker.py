@@ -8,7 +8,7 @@ import spacy
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from bench.advpicker import COMPARISONS, AdvPickerConfigs, AdvPickerData, advpicker_systems, check_systems, comparison_table
+from bench.advpicker import COMPARISONS, AdvPickerConfigs, AdvPickerData, AdvPickerReport, advpicker_systems, check_systems, comparison_table
 from bench.cli import app
 from bench.runs import RunResult, read_result
 from spacy_lowner.cli import app as spacy_lowner_app
@@ -134,6 +134,21 @@ def test_comparison_table_pairs_by_seed():
     assert len(table) == 2 + len(COMPARISONS)
     assert table[2] == "| teacher | source_only | 0,1 | 58.50 ± 4.95 | 55.00 ± 7.07 | +3.50 [-15.56, +22.56] 2/0 |"
     assert table[3] == "| teacher | control | - | 58.50 ± 4.95 | - | - |"
+
+
+def test_the_report_is_the_same_whichever_systems_its_writer_ran(tmp_path):
+    """Processes split by seed or stage share a folder; the last to finish writes its report:
+    the systems in the workflow's order, against source_only, whatever that process was given."""
+    def run(system, seed, f):
+        return RunResult(system, seed, "c.cfg", 10, 1, 1.0, 0.5, test={"ents_f": f})
+
+    rows = [run("student_picked", 0, 0.58), run("teacher", 0, 0.55), run("source_only", 0, 0.56)]
+    table = AdvPickerReport("source_only", selection="target").markdown(rows, tmp_path).split("\n\n")[1].splitlines()
+    assert "F1 − source_only" in table[0]
+    assert [line.split(" | ")[0] for line in table[2:]] == ["| source_only", "| teacher", "| student_picked"]
+    assert table[4].split(" | ")[-2] == "+2.00 1/0"
+    alone = AdvPickerReport("source_only", selection="target").markdown(rows[:2], tmp_path)
+    assert "source_only" not in alone.split("\n\n")[1]
 
 
 def test_a_picked_set_of_other_teachers_is_refused(workflow, corpora, tiny_encoder):
