@@ -21,6 +21,7 @@ from .advpicker import (
 from .checkpoints import checkpoint_table, score_last_checkpoints
 from .cost import cost_table, measure_training_cost, save_training_cost
 from .gradients import gradient_table, term_gradients
+from .language_probe import probe_languages, probe_table, probes_json
 from .long_doc import long_doc_table, long_text, measure_long_doc, read_text
 from .ratios import UNLABELED_POOLS, make_split, split_folder
 from .reports import BenchmarkReport, RatioReport, Report, write_reports
@@ -372,6 +373,32 @@ def gradients_command(
     output.write_text(json.dumps({"config": str(config), "ratio": ratio, "seed": seed, "overrides": overrides, "steps": per_step}, indent=2))
     msg.good(f"Wrote {output}")
     print(gradient_table(per_step))
+
+
+@app.command("language-probe")
+def language_probe_command(
+    pipelines: List[Path] = typer.Argument(..., help="Trained pipeline folders with a lowner_ner component.", exists=True, file_okay=False),
+    output: Path = typer.Option(..., "--output", help="JSON file for the figures of every pipeline."),
+    source: Path = typer.Option(..., help="The source language's DocBin (its docs get the source domain, as in training).", exists=True, dir_okay=False),
+    target: Path = typer.Option(..., help="The target language's DocBin.", exists=True, dir_okay=False),
+    docs: int = typer.Option(200, help="Docs read from each DocBin (the first ones)."),
+    module: str = typer.Option("map", help="The head module that maps the source's docs (spacy_lowner.domain_map.v1)."),
+    source_domain: str = typer.Option("source", help="The domain of the source's docs, the map's."),
+    threads: int = THREADS_OPTION,
+) -> None:
+    """Measure whether each pipeline's token vectors still tell the two languages apart, as they reach the head and after its source-language map: the map's distance from the identity, a linear probe's held-out accuracy, a threshold on the norm (which no rotation changes) and the cosine of the languages' mean vectors.
+    """
+    if docs < 1:
+        fail(f"--docs must be at least 1, not {docs}")
+    _use_threads(threads)
+    try:
+        probes = [probe_languages(pipeline, source, target, docs, module, source_domain) for pipeline in pipelines]
+    except (KeyError, ValueError, OSError) as err:
+        fail(str(err))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(probes_json(probes), indent=2))
+    msg.good(f"Wrote {output}")
+    print(probe_table(probes))
 
 
 @app.command("long-doc")

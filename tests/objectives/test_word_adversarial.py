@@ -9,7 +9,6 @@ import torch
 from confection import ConfigValidationError
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import fix_random_seed
 from torch.nn import functional as F
 
 from spacy_lowner.layers.domain_map import make_domain_map
@@ -19,45 +18,12 @@ from spacy_lowner.model.head import TaggerHead
 from spacy_lowner.model.tags import TagScheme
 from spacy_lowner.objectives.base import ObjectiveContext
 from spacy_lowner.objectives.word_adversarial import class_balanced_bce, make_word_adversarial, smoothed_labels
-from spacy_lowner.training.readers import create_multi_corpus
-
-BRIDGE = {"PER": "PER.NAM", "ORG": "ORG.NAM", "LOC": "GPE.NAM", "MISC": ""}
-MAP = {"@lowner_head_modules": "spacy_lowner.domain_map.v1", "domains": ["source"], "orthogonal": True}
-
-
-def cross_lingual_pipeline(tok2vec, modules=None, **settings):
-    """lowner_ner with the cross-lingual head (map of the source's docs, then a BiLSTM) and the
-    supervised and word-adversarial objectives."""
-    nlp = spacy.blank("zh")
-    modules = {"map": MAP, "bilstm": {"@lowner_head_modules": "spacy_lowner.bilstm.v1", "width": 16}} if modules is None else modules
-    model = {"@architectures": "spacy_lowner.TokenTagger.v3", "hidden_width": 16, "tok2vec": tok2vec, "modules": modules}
-    objectives = {
-        "supervised": {"@lowner_objectives": "spacy_lowner.supervised.v1"},
-        "word_adversarial": {"@lowner_objectives": "spacy_lowner.word_adversarial.v1", "hidden_width": 32, **settings},
-    }
-    nlp.add_pipe("lowner_ner", config={"model": model, "objectives": objectives, "default_domain": "target"})
-    return nlp
+from tests.crosslingual import MAP, bridged_corpus, cross_lingual_pipeline, trained
 
 
 @pytest.fixture(scope="module")
 def corpus(shared_data):
-    """16 English CoNLL-2003 sentences (source, through the label bridge) and 16 WeiboNER ones
-    (target), as MultiCorpus reads them."""
-    return create_multi_corpus(
-        {
-            "source": {"path": shared_data / "conll2003" / "train.txt", "format": "conll", "lang": "en", "limit": 16, "labels": BRIDGE},
-            "target": {"path": shared_data / "weibo" / "weiboNER_2nd_conll.train", "format": "weibo", "limit": 16},
-        },
-        shuffle=False,
-    )
-
-
-def trained(nlp, examples, steps=5):
-    fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(steps):
-        nlp.update(examples, sgd=optimizer)
-    return nlp.get_pipe("lowner_ner")
+    return bridged_corpus(shared_data)
 
 
 def source_map(ner) -> torch.Tensor:
