@@ -55,8 +55,9 @@ def token_vectors(nlp: Language, docs: List[Doc], component: str = "lowner_ner")
         if name == component:
             break
         docs = list(proc.pipe(docs))
-    vectors = nlp.get_pipe(component).model.get_ref("tok2vec").predict(docs)
-    return numpy.concatenate([nlp.get_pipe(component).model.ops.to_numpy(v) for v in vectors]).astype(numpy.float32)
+    model = nlp.get_pipe(component).model
+    vectors = model.get_ref("tok2vec").predict(docs)
+    return numpy.concatenate([model.ops.to_numpy(v) for v in vectors]).astype(numpy.float32)
 
 
 def domain_map(nlp: Language, module: str, domain: str, component: str = "lowner_ner") -> Optional[numpy.ndarray]:

@@ -58,7 +58,7 @@ def test_separability_of_vectors_told_apart_by_norm_alone():
     rng = numpy.random.default_rng(0)
     directions = rng.normal(size=(400, 8)).astype(numpy.float32)
     directions /= numpy.linalg.norm(directions, axis=1, keepdims=True)
-    # the same directions, two norms: no linear probe separates them, a norm threshold does
+    # directions drawn alike, two norms: no linear probe separates them, a norm threshold does
     short, long = directions[:200] * 1.0, directions[200:] * 3.0
     result = separability(short, long)
     assert result.norm_accuracy == 1.0 and result.probe_accuracy < 0.75
