@@ -7,7 +7,7 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.language_probe import probe_languages, separability
+from bench.language_probe import probe_languages, separability, unit_length
 from tests.crosslingual import bridged_corpus, cross_lingual_pipeline, trained
 
 
@@ -61,9 +61,15 @@ def test_separability_of_vectors_told_apart_by_norm_alone():
     # directions drawn alike, two norms: no linear probe separates them, a norm threshold does
     short, long = directions[:200] * 1.0, directions[200:] * 3.0
     result = separability(short, long)
-    assert result.norm_accuracy == 1.0 and result.probe_accuracy < 0.75
+    assert result.norm_accuracy == 1.0 and result.probe_accuracy < 0.75 and result.direction_accuracy < 0.75
     assert result.source_norm == pytest.approx(1.0) and result.target_norm == pytest.approx(3.0)
     # moved off the origin along one axis: the probe separates them
     shifted = directions[200:].copy()
     shifted[:, 0] += 5.0
     assert separability(short, shifted).probe_accuracy == 1.0
+    assert separability(short, shifted).direction_accuracy > 0.95
+
+
+def test_unit_length_leaves_out_zero_vectors():
+    vectors = numpy.array([[3.0, 4.0], [0.0, 0.0], [0.0, -2.0]], dtype=numpy.float32)
+    numpy.testing.assert_allclose(unit_length(vectors), [[0.6, 0.8], [0.0, -1.0]], rtol=1e-6)
