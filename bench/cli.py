@@ -386,7 +386,7 @@ def language_probe_command(
     source_domain: str = typer.Option("source", help="The domain of the source's docs, the map's."),
     threads: int = THREADS_OPTION,
 ) -> None:
-    """Measure whether each pipeline's token vectors still tell the two languages apart, as they reach the head and after its source-language map: the map's distance from the identity, a linear probe's held-out accuracy, a threshold on the norm (which no rotation changes) and the cosine of the languages' mean vectors.
+    """Measure whether each pipeline's token vectors still tell the two languages apart, as they reach the head and after its source-language map: the map's distance from the identity, a linear probe's held-out accuracy, the same probe on unit-length vectors (their directions alone), a threshold on the norm (which no rotation changes) and the cosine of the languages' mean vectors.
     """
     if docs < 1:
         fail(f"--docs must be at least 1, not {docs}")

@@ -64,10 +64,10 @@ def token_vectors(nlp: Language, docs: List[Doc], component: str = "lowner_ner")
 
 def domain_map(nlp: Language, module: str, domain: str, component: str = "lowner_ner") -> Optional[numpy.ndarray]:
     """The map the head's `module` applies to `domain`'s docs, or None without that module."""
-    head = nlp.get_pipe(component).head
-    if module not in head.module_names:
+    mapping = nlp.get_pipe(component).head.stack_modules.get(module)
+    if mapping is None:
         return None
-    maps = head.stack[head.module_names.index(module)].maps
+    maps = mapping.maps
     if domain not in maps:
         raise ValueError(f"the head's module '{module}' maps the domains {sorted(maps)}, not '{domain}'")
     return maps[domain].detach().cpu().numpy()
@@ -151,12 +151,12 @@ def probe_table(probes: List[LanguageProbe]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for probe in probes:
+        moved = "-" if probe.map_distance is None else f"{probe.map_distance:.2f}"
+        angle = "-" if probe.map_max_angle is None else f"{probe.map_max_angle:.0f}°"
         rows: Dict[str, Optional[Separability]] = {"encoder output": probe.encoder_output, "source mapped": probe.mapped}
         for vectors, sep in rows.items():
             if sep is None:
                 continue
-            moved = "-" if probe.map_distance is None else f"{probe.map_distance:.2f}"
-            angle = "-" if probe.map_max_angle is None else f"{probe.map_max_angle:.0f}°"
             lines.append(
                 f"| {'/'.join(Path(probe.pipeline).parts[-2:])} | {vectors} | {moved} | {angle} | {100 * sep.probe_accuracy:.1f} | "
                 f"{100 * sep.direction_accuracy:.1f} | "

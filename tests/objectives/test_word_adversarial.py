@@ -27,7 +27,7 @@ def corpus(shared_data):
 
 
 def source_map(ner) -> torch.Tensor:
-    return ner.head.stack[ner.head.module_names.index("map")].maps["source"]
+    return ner.head.stack_modules["map"].maps["source"]
 
 
 def batch_of(ner, examples):
