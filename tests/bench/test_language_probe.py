@@ -66,8 +66,8 @@ def test_separability_of_vectors_told_apart_by_norm_alone():
     # moved off the origin along one axis: the probe separates them
     shifted = directions[200:].copy()
     shifted[:, 0] += 5.0
-    assert separability(short, shifted).probe_accuracy == 1.0
-    assert separability(short, shifted).direction_accuracy > 0.95
+    moved = separability(short, shifted)
+    assert moved.probe_accuracy == 1.0 and moved.direction_accuracy > 0.95
 
 
 def test_unit_length_leaves_out_zero_vectors():
