@@ -3,7 +3,7 @@ import json
 import pytest
 
 from bench.cost import save_training_cost
-from bench.reports import CONTINUATION_TITLE, DEDUP_TITLE, BenchmarkReport, RatioReport, write_reports
+from bench.reports import CONTINUATION_TITLE, DEDUP_TITLE, SCORE_TITLES, BenchmarkReport, RatioReport, write_reports
 from bench.runs import RunResult
 from bench.systems import OptionError, parse_comparisons
 from bench.tables import benchmark_table
@@ -93,6 +93,17 @@ def test_a_ratio_report_shows_the_dedup_table_when_the_runs_have_it(tmp_path):
     write_reports([run("a", 0, 0.5, 0.1, dedup=0.46), run("b", 0, 0.4, 0.1, dedup=0.41)], tmp_path, RatioReport("b"))
     dedup = (tmp_path / "results.md").read_text().split(DEDUP_TITLE)[1]
     assert "| 0.1 | 0 | 46.00 | 41.00 | +5.00 1/0 |" in dedup.split("Best dev checkpoint")[0]
+
+
+def test_a_ratio_report_scores_the_named_mentions_alone_when_the_runs_have_them(tmp_path):
+    write_reports([run("a", 0, 0.5, 0.1), run("b", 0, 0.4, 0.1)], tmp_path, RatioReport("b"))
+    assert SCORE_TITLES["ents_f_NAM"] not in (tmp_path / "results.md").read_text()
+    results = [run("a", 0, 0.5, 0.1), run("b", 0, 0.4, 0.1)]
+    for result, named in zip(results, (0.3, 0.1)):
+        result.test["ents_f_NAM"] = named
+    write_reports(results, tmp_path, RatioReport("b"))
+    named = (tmp_path / "results.md").read_text().split(SCORE_TITLES["ents_f_NAM"])[1]
+    assert "| 0.1 | 0 | 30.00 | 10.00 | +20.00 1/0 |" in named.split("Best dev checkpoint")[0]
 
 
 def test_cost_stays_under_the_tables_when_the_reports_are_rewritten(tmp_path):
