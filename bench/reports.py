@@ -18,8 +18,9 @@ from .tables import (benchmark_table, budget_table, comparison_table,
 # What the _dedup scores are (bench/runs.py evaluate_model), said above their table.
 DEDUP_TITLE = "Test entity F1 (%) without the test sentences whose text is in train (ents_f_dedup):"
 # More test scores (bench/runs.py evaluate_model), each a table when the runs have it: the named
-# mentions alone (spaCy's per-type scores, summed over WeiboNER's .NAM types: all that a label
-# bridge from CoNLL-2003 can teach), and the KL-regulariser paper's token-level scores.
+# mentions alone (the component's micro scores over WeiboNER's .NAM types, spacy_lowner/model/
+# scoring.py: all that a label bridge from CoNLL-2003 can teach), and the KL-regulariser paper's
+# token-level scores.
 SCORE_TITLES = {
     "ents_f_NAM": "Test entity F1 (%) on the named mentions alone (ents_f_NAM: WeiboNER's .NAM types, the ones a label bridge from CoNLL-2003 covers):",
     "tokens_macro_f": "Test token-level macro F1 without O (%), as the KL-regulariser paper reports:",
