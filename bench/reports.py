@@ -98,9 +98,11 @@ class RatioReport(Report):
         return "\n\n".join(sections) + "\n"
 
     def comparison_sections(self, rows: List[RunResult]) -> List[str]:
-        """The --compare pairs, on all of test and, with --dedup-test, without its repeats of train."""
+        """The --compare pairs, on all of test, with --dedup-test without its repeats of train, and
+        on the named mentions alone where the runs score them."""
         sections = []
-        for metric, title in (("ents_f", "Test entity F1 (%)"), ("ents_f_dedup", DEDUP_TITLE.rstrip(":"))):
+        titles = (("ents_f", "Test entity F1 (%)"), ("ents_f_dedup", DEDUP_TITLE), ("ents_f_NAM", SCORE_TITLES["ents_f_NAM"]))
+        for metric, title in ((metric, title.rstrip(":")) for metric, title in titles):
             if _has(rows, metric):
                 sections += [f"{title}, the asked comparisons (--compare), paired over seeds: mean [95% t-interval] wins/losses:",
                              comparison_table(rows, self.comparisons, metric)]

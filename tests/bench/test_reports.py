@@ -96,14 +96,18 @@ def test_a_ratio_report_shows_the_dedup_table_when_the_runs_have_it(tmp_path):
 
 
 def test_a_ratio_report_scores_the_named_mentions_alone_when_the_runs_have_them(tmp_path):
-    write_reports([run("a", 0, 0.5, 0.1), run("b", 0, 0.4, 0.1)], tmp_path, RatioReport("b"))
-    assert SCORE_TITLES["ents_f_NAM"] not in (tmp_path / "results.md").read_text()
+    write_reports([run("a", 0, 0.5, 0.1), run("b", 0, 0.4, 0.1)], tmp_path, RatioReport("b", comparisons={"a": ["b"]}))
+    assert SCORE_TITLES["ents_f_NAM"].rstrip(":") not in (tmp_path / "results.md").read_text()
     results = [run("a", 0, 0.5, 0.1), run("b", 0, 0.4, 0.1)]
     for result, named in zip(results, (0.3, 0.1)):
         result.test["ents_f_NAM"] = named
-    write_reports(results, tmp_path, RatioReport("b"))
-    named = (tmp_path / "results.md").read_text().split(SCORE_TITLES["ents_f_NAM"])[1]
+    write_reports(results, tmp_path, RatioReport("b", comparisons={"a": ["b"]}))
+    text = (tmp_path / "results.md").read_text()
+    named = text.split(SCORE_TITLES["ents_f_NAM"])[1]
     assert "| 0.1 | 0 | 30.00 | 10.00 | +20.00 1/0 |" in named.split("Best dev checkpoint")[0]
+    # the asked comparisons on the named mentions too
+    compared = text.split(SCORE_TITLES["ents_f_NAM"].rstrip(":") + ", the asked comparisons")[1]
+    assert "| 0.1 | a − b | +20.00 1/0 |" in compared
 
 
 def test_cost_stays_under_the_tables_when_the_reports_are_rewritten(tmp_path):
