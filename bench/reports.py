@@ -101,10 +101,10 @@ class RatioReport(Report):
         """The --compare pairs, on all of test, with --dedup-test without its repeats of train, and
         on the named mentions alone where the runs score them."""
         sections = []
-        titles = (("ents_f", "Test entity F1 (%)"), ("ents_f_dedup", DEDUP_TITLE), ("ents_f_NAM", SCORE_TITLES["ents_f_NAM"]))
-        for metric, title in ((metric, title.rstrip(":")) for metric, title in titles):
+        titles = {"ents_f": "Test entity F1 (%):", "ents_f_dedup": DEDUP_TITLE, "ents_f_NAM": SCORE_TITLES["ents_f_NAM"]}
+        for metric, title in titles.items():
             if _has(rows, metric):
-                sections += [f"{title}, the asked comparisons (--compare), paired over seeds: mean [95% t-interval] wins/losses:",
+                sections += [f"{title.rstrip(':')}, the asked comparisons (--compare), paired over seeds: mean [95% t-interval] wins/losses:",
                              comparison_table(rows, self.comparisons, metric)]
         return sections
 
