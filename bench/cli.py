@@ -158,7 +158,7 @@ def benchmark_command(
 ) -> None:
     """Train each system with each seed (model chosen on dev), score it on test, measure the inference speed of all models in one process, and write a table of mean ± std with paired differences from the baseline.
 
-    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. The reports, rewritten after each run, keep every run finished in OUTPUT, the systems not listed too. With --report-only nothing is trained or timed.
+    Finished runs (runs/NAME-seedK/result.json) are skipped, so an interrupted sweep resumes; on a fresh clone the runs that OUTPUT/results.json records count as finished. A run that another sweep into OUTPUT is training is skipped too, so the same command started twice trains different runs side by side. The reports, rewritten after each run, keep every run finished in OUTPUT, the systems not listed too. With --report-only nothing is trained or timed.
     """
     systems, overrides, best_of_rows = _parse(system, sets, override, baseline, best_of=best_of)
     seed_list = _numbers(seeds, int, "--seeds")
@@ -237,7 +237,7 @@ def ratios_command(
 ) -> None:
     """Draw a low-resource split per ratio (or per count of sentences, --counts) and seed (every entity type labeled at least once, the rest of train as unlabeled text), train every system on it, and score on test.
 
-    The tables give each system's test F1 (mean ± std over seeds) and its paired difference from the baseline and the reader control, with a 95% interval and wins/losses, plus where each run's best dev checkpoint was. Finished runs are skipped, so an interrupted sweep resumes (on a fresh clone, the runs that OUTPUT/results.json records count as finished); the reports cover every run finished in OUTPUT, so sweeps over other ratios or systems into the same folder add to them. Then times one update of each system on the same batches (cost.json).
+    The tables give each system's test F1 (mean ± std over seeds) and its paired difference from the baseline and the reader control, with a 95% interval and wins/losses, plus where each run's best dev checkpoint was. Finished runs are skipped, so an interrupted sweep resumes (on a fresh clone, the runs that OUTPUT/results.json records count as finished); a run that another sweep into OUTPUT is training is skipped too, so the same command started twice (or split by --seeds) trains different runs side by side; the reports cover every run finished in OUTPUT, so sweeps over other ratios or systems into the same folder add to them. Then times one update of each system on the same batches (cost.json).
     """
     try:  # checked now, not at the plot after the first run has trained
         import matplotlib  # noqa: F401

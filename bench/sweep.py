@@ -16,6 +16,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 from spacy.tokens import DocBin
 from spacy.vocab import Vocab
 
+from .claims import RunClaimedError, claim
 from .kl_phase import continue_and_score
 from .ratios import Split, make_split, split_folder
 from .reports import Report, write_reports
@@ -135,7 +136,12 @@ class Sweep:
             if not train_missing and not (self._folder(cell) / "result.json").exists():
                 self.log(f"{prefix}: not run yet, left out")
                 continue
-            if self.train_cell(cell, prefix):
+            try:
+                new = self.train_cell(cell, prefix)
+            except RunClaimedError as claimed:
+                self.log(f"{prefix}: skipped, {claimed} (if that sweep does not train this run, run this one again after it)")
+                continue
+            if new:
                 # results.json is all that a fresh clone keeps of a run (runs/ is not committed):
                 # written after each new run, a sweep stopped midway loses none of those it finished
                 write_reports(self.finished(), self.output, report)
@@ -153,8 +159,14 @@ class Sweep:
         written before, the teacher is trained again (and its own teacher before it, if need
         be), its new result replacing the recorded one, since that is the model that teaches.
         A kl-phase system continues its base's model-best, which is trained again alike."""
-        system = self.systems[cell.system]
         run_dir = self._folder(cell)
+        # held from the first look at result.json to the last write: a sweep beside this one
+        # finds the run either finished or claimed, never half-trained
+        with claim(run_dir):
+            return self._train_claimed(cell, run_dir, prefix)
+
+    def _train_claimed(self, cell: Cell, run_dir: Path, prefix: str) -> bool:
+        system = self.systems[cell.system]
         split = self.data.split(self.output, cell.ratio, cell.seed, cell.count)
         recorded = self._unscored_without_model(run_dir)
         if recorded:
@@ -212,13 +224,15 @@ class Sweep:
 
     def with_model(self, cell: Cell, prefix: str) -> Path:
         """The run folder of `cell`, whose model-best a later system reads (a teacher, a
-        kl-phase base): a run restored from results.json has none, so it is trained again, its
-        new result replacing the recorded one."""
+        kl-phase base), trained here if it has no model-best: not trained yet, or restored
+        from results.json without its model (then its new result replaces the recorded one)."""
         run_dir = self._folder(cell)
-        if (run_dir / "result.json").exists() and not (run_dir / "model-best").is_dir():
-            self.log(f"{prefix}: {cell.system}'s run was restored from results.json without its model: training it again")
-            (run_dir / "result.json").unlink()
-            self.train_cell(cell, f"{prefix} <- {cell.system}")
+        with claim(run_dir):  # a sweep beside this one is training it: RunClaimedError, the later system is skipped
+            if not (run_dir / "model-best").is_dir():
+                if (run_dir / "result.json").exists():
+                    self.log(f"{prefix}: {cell.system}'s run was restored from results.json without its model: training it again")
+                    (run_dir / "result.json").unlink()
+                self._train_claimed(cell, run_dir, f"{prefix} <- {cell.system}")
         return run_dir
 
     def _continue(self, cell: Cell, split: Split, prefix: str) -> RunResult:

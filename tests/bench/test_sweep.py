@@ -404,3 +404,24 @@ def test_ratio_and_count_splits_are_not_swept_into_one_folder(tmp_path, train_pa
     with pytest.raises(SplitMismatchError, match="would hold runs on splits by labeled ratio and by sentence count"):
         sweep(missing(tmp_path, "a"), output, train_path).run(plan(["a"], [0], counts=[10]), RatioReport())
     assert not (output / "runs" / "n10").exists()
+
+
+def test_a_run_another_sweep_is_training_is_skipped_and_so_is_its_student(tmp_path, train_path, monkeypatch, claimed_elsewhere):
+    """Two sweeps into one folder side by side: the run the other one is training (and the
+    student that needs its model) is left to it, the rest trained here; once it is done, a
+    sweep trains what is still missing."""
+    monkeypatch.setattr("bench.runs.train_run", fake_train_run)
+    monkeypatch.setattr("bench.runs.evaluate_model", lambda model, test, texts: {"ents_f": 0.4})
+    output = tmp_path / "out"
+    found = missing(tmp_path, "a", "b", "student")
+    parse_self_training(["student=b"], found)
+    lines = []
+    with claimed_elsewhere(run_folder(output, 0.1, "b", 0)):
+        results = ratios(found, [0.1], [0], output, train_path, log=lines.append)
+    assert [r.system for r in results] == ["a"]
+    skipped = [line for line in lines if "skipped, " in line]
+    assert [line.split(": skipped")[0] for line in skipped] == ["[2/3] ratio 0.1 seed 0 b", "[3/3] ratio 0.1 seed 0 student"]
+    assert all("b-seed0 is being trained by another process" in line for line in skipped)
+    assert [r["system"] for r in json.loads((output / "results.json").read_text())] == ["a"]
+    results = ratios(missing(tmp_path, "a", "b"), [0.1], [0], output, train_path, log=lines.append)
+    assert [(r.system, r.test["ents_f"]) for r in results] == [("a", 0.4), ("b", 0.4)]
